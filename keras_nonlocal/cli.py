@@ -1,0 +1,68 @@
+"""The `keras-nonlocal` command: one entry point, one subcommand per job.
+
+Each subcommand lives in its own module, which defines `add_arguments(parser)`
+and `run(args) -> int`. Modules are imported only when their subcommand runs, so
+`keras-nonlocal --help` stays fast and optional dependencies stay optional.
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+_COMMANDS = {
+    "zoo": ("keras_nonlocal.applications.zoo_command", "print the model zoo table (params, FLOPs)"),
+    "convert": ("keras_nonlocal.weights.convert_command", "convert an official .pkl checkpoint to .weights.h5"),
+    "predict": ("keras_nonlocal.data.predict_command", "top-5 Kinetics classes for a video"),
+    "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
+    "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
+    "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
+}
+
+
+def _available_commands():
+    available = {}
+    for name, (module, help_text) in _COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            available[name] = (module, help_text)
+    return available
+
+
+def build_parser():
+    """Builds the argument parser with every installed subcommand.
+
+    Returns:
+        An `argparse.ArgumentParser`.
+    """
+    parser = argparse.ArgumentParser(
+        prog="keras-nonlocal",
+        description="Non-local neural networks for Keras 3.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in _available_commands().items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(sub)
+    return parser
+
+
+def main(argv=None):
+    """Runs the `keras-nonlocal` command line.
+
+    Args:
+        argv: list of arguments, without the program name. Defaults to
+            `sys.argv[1:]`.
+
+    Returns:
+        The process exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
