@@ -1,0 +1,480 @@
+"""The non-local block (Wang et al., "Non-local Neural Networks", CVPR 2018)."""
+
+import keras
+from keras import ops
+
+from keras_nonlocal.layers import geometry
+from keras_nonlocal.layers.affine import Affine
+from keras_nonlocal.layers.pairwise import MODES
+from keras_nonlocal.layers.pairwise import non_local_attention
+from keras_nonlocal.layers.pairwise import pairwise_weights
+
+NORMS = ("batch_norm", "affine", None)
+
+
+def _official_kernel_initializer():
+    return keras.initializers.RandomNormal(stddev=0.01)
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
+class NonLocalBlock(keras.layers.Layer):
+    """Non-local block: every position attends to every (sub-sampled) position.
+
+    Computes `z = x + BN(W y)` with `y_i = sum_j w(x_i, x_j) g(x_j)`, where
+    `theta`, `phi`, `g` and `W` (`out`) are 1×1 projections with bias, and
+    `w` is one of the paper's four pairwise functions (Sec. 3.2):
+
+    | `mode`                | `w(x_i, x_j)`                                 |
+    |-----------------------|-----------------------------------------------|
+    | `"gaussian"`          | `softmax_j(x_i . x_j)`                        |
+    | `"embedded_gaussian"` | `softmax_j(theta(x_i) . phi(x_j) / sqrt(d))`  |
+    | `"dot_product"`       | `theta(x_i) . phi(x_j) / M`                   |
+    | `"concatenation"`     | `relu(w_f . [theta(x_i), phi(x_j)]) / M`      |
+
+    `M` counts the key positions after sub-sampling. Keys and values come
+    from `x` max-pooled by `pool_size` (the official block pools space only,
+    `(1, 2, 2)` on videos). BatchNorm after `W` starts with `gamma = 0`, so a
+    new block is exactly the identity and can be inserted into a pretrained
+    network. Weights map one to one onto the official Caffe2 blobs: the
+    `theta`, `phi`, `g` and `out` `Dense` kernels are the `(out, in, 1, 1, 1)`
+    convolution kernels reshaped and transposed, and `bn` holds `_bn_s`,
+    `_bn_b`, `_bn_rm` and `_bn_riv`.
+
+    Args:
+        mode: the pairwise function, one of `"gaussian"`,
+            `"embedded_gaussian"` (default), `"dot_product"`,
+            `"concatenation"`.
+        inner_channels: channels of `theta`, `phi` and `g`. Defaults to half
+            the input channels (the paper's bottleneck).
+        sub_sample: whether to max-pool the keys and values.
+        pool_size: pool size per spatio-temporal axis (ints). Defaults to 2
+            on the attended spatial axes and 1 elsewhere (a sequence pools its
+            one axis by 2). Must be 1 on axes that do not attend.
+        norm: what follows `W`: `"batch_norm"` (default, gamma initialised
+            to 0), `"affine"` (a fixed per-channel scale and offset,
+            initialised to 0, as in the official frozen-BN models), or `None`
+            (no normalisation; `W` is then initialised to zero).
+        use_scale: scale the softmax logits by `1 / sqrt(d)` (d = depth of
+            the dot product). Defaults to `True` for the embedded Gaussian
+            (as the official code) and `False` for the Gaussian (as the
+            paper).
+        residual: add the input to the block's output.
+        attention_axes: which positions attend to each other:
+            `"spacetime"` (default, all positions), `"space"` (within each
+            frame) or `"time"` (each spatial position across frames).
+        group_size: for videos, attend only within groups of this many
+            consecutive frames (the official `add_nonlocal_group`, used by
+            the long-clip models). `None` attends across the whole clip.
+        chunk_size: `None`, or the number of query positions processed at
+            once. Chunking gives the same result while never holding the full
+            affinity matrix, in the forward or the backward pass.
+        use_fused: use `keras.ops.dot_product_attention` for the softmax
+            modes where the depths allow it.
+        return_attention: also return the normalised pairwise weights, of
+            shape `(batch', N, M)` (`batch'` includes the axes that do not
+            attend). Materialises the full matrix.
+        data_format: `"channels_last"` or `"channels_first"`. Defaults to
+            `keras.config.image_data_format()`.
+        kernel_initializer: initializer of the projections (official: normal
+            with standard deviation 0.01).
+        bias_initializer: initializer of the projection biases.
+        kernel_regularizer: regularizer of the projection kernels.
+        bn_momentum: BatchNorm momentum (official: 0.9).
+        bn_epsilon: BatchNorm epsilon (official: 1e-5).
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, L, C)`, `(batch, H, W, C)` or `(batch, T, H, W, C)` (channels
+        first: `C` after `batch`). Batch, time and space may be `None`; `C`
+        must be known.
+
+    Output shape:
+        Same as the input; with `return_attention=True`, a tuple
+        `(output, attention)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> block = NonLocalBlock(mode="embedded_gaussian")
+    >>> video = np.random.rand(2, 4, 14, 14, 64).astype("float32")
+    >>> out = block(video)
+    >>> out.shape
+    (2, 4, 14, 14, 64)
+    >>> bool(np.allclose(out, video))  # a new block is the identity
+    True
+    """
+
+    def __init__(
+        self,
+        mode="embedded_gaussian",
+        inner_channels=None,
+        sub_sample=True,
+        pool_size=None,
+        norm="batch_norm",
+        use_scale=None,
+        residual=True,
+        attention_axes="spacetime",
+        group_size=None,
+        chunk_size=None,
+        use_fused=True,
+        return_attention=False,
+        data_format=None,
+        kernel_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(
+                f"Unknown mode={mode!r}. Expected one of {', '.join(MODES)}."
+            )
+        if inner_channels is not None and (
+            not isinstance(inner_channels, int) or inner_channels < 1
+        ):
+            raise ValueError(
+                "inner_channels must be None or an integer >= 1; "
+                f"received inner_channels={inner_channels!r}."
+            )
+        if norm not in NORMS:
+            raise ValueError(f"Unknown norm={norm!r}. Expected one of {NORMS}.")
+        if attention_axes not in geometry.ATTENTION_AXES:
+            raise ValueError(
+                f"Unknown attention_axes={attention_axes!r}. Expected one of "
+                f"{geometry.ATTENTION_AXES}."
+            )
+        for arg, value in (("group_size", group_size), ("chunk_size", chunk_size)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(
+                    f"{arg} must be None or an integer >= 1; received {arg}={value!r}."
+                )
+        if pool_size is not None:
+            pool_size = tuple(pool_size) if not isinstance(pool_size, int) else (pool_size,)
+            if not all(isinstance(p, int) and p >= 1 for p in pool_size):
+                raise ValueError(
+                    "pool_size must be a tuple of integers >= 1, one per "
+                    f"spatio-temporal axis; received pool_size={pool_size!r}."
+                )
+        data_format = data_format or keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                "data_format must be 'channels_last' or 'channels_first'; "
+                f"received data_format={data_format!r}."
+            )
+        self.mode = mode
+        self.inner_channels = inner_channels
+        self.sub_sample = bool(sub_sample)
+        self.pool_size = pool_size
+        self.norm = norm
+        self.use_scale = (mode == "embedded_gaussian") if use_scale is None else bool(use_scale)
+        self.residual = bool(residual)
+        self.attention_axes = attention_axes
+        self.group_size = group_size
+        self.chunk_size = chunk_size
+        self.use_fused = bool(use_fused)
+        self.return_attention = bool(return_attention)
+        self.data_format = data_format
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or _official_kernel_initializer()
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+
+    # ----------------------------------------------------------------- build
+    def _resolve_pool_size(self, rank, axes):
+        num_axes = rank - 2
+        if not self.sub_sample:
+            return (1,) * num_axes
+        if self.pool_size is None:
+            kinds = geometry.AXIS_KINDS[rank]
+            if rank == 3:
+                return (2,) if 0 in axes else (1,)
+            return tuple(
+                2 if (kinds[i] == "space" and i in axes) else 1 for i in range(num_axes)
+            )
+        if len(self.pool_size) != num_axes:
+            raise ValueError(
+                f"pool_size={self.pool_size} has {len(self.pool_size)} entries, "
+                f"but a rank-{rank} input has {num_axes} spatio-temporal axes "
+                f"{geometry.AXIS_KINDS[rank]}; give one pool size per axis."
+            )
+        for i, p in enumerate(self.pool_size):
+            if p != 1 and i not in axes:
+                raise ValueError(
+                    f"pool_size={self.pool_size} pools axis {i} "
+                    f"({geometry.AXIS_KINDS[rank][i]}), which does not attend "
+                    f"with attention_axes={self.attention_axes!r}; use 1 there."
+                )
+        return self.pool_size
+
+    def _dense(self, units, name, kernel_initializer=None):
+        layer = keras.layers.Dense(
+            units,
+            kernel_initializer=kernel_initializer or self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        return layer
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if rank not in geometry.AXIS_KINDS:
+            raise ValueError(
+                "NonLocalBlock expects an input of rank 3 (batch, L, C), 4 "
+                "(batch, H, W, C) or 5 (batch, T, H, W, C); received "
+                f"input_shape={tuple(input_shape)} (rank {rank})."
+            )
+        channel_axis = -1 if self.data_format == "channels_last" else 1
+        channels = input_shape[channel_axis]
+        if channels is None:
+            raise ValueError(
+                "NonLocalBlock needs a known channel dimension (axis "
+                f"{channel_axis} for data_format={self.data_format!r}); received "
+                f"input_shape={tuple(input_shape)}."
+            )
+        self._rank = rank
+        self._axes = geometry.attended_axes(rank, self.attention_axes)
+        self._pool = self._resolve_pool_size(rank, self._axes)
+        if self.group_size is not None:
+            if rank != 5 or 0 not in self._axes:
+                raise ValueError(
+                    f"group_size={self.group_size} groups frames, so it needs a "
+                    "rank-5 video input attending over time; received "
+                    f"input_shape={tuple(input_shape)}, "
+                    f"attention_axes={self.attention_axes!r}."
+                )
+            if self.group_size % self._pool[0]:
+                raise ValueError(
+                    f"group_size={self.group_size} must be a multiple of the "
+                    f"temporal pool size {self._pool[0]}."
+                )
+        inner = self.inner_channels or max(channels // 2, 1)
+        self._channels = channels
+        self._inner = inner
+        feature_shape = (None, channels)
+        if self.mode != "gaussian":
+            self.theta = self._dense(inner, "theta")
+            self.phi = self._dense(inner, "phi")
+            self.theta.build(feature_shape)
+            self.phi.build(feature_shape)
+        self.g = self._dense(inner, "g")
+        self.g.build(feature_shape)
+        out_init = "zeros" if self.norm is None else None
+        self.out = self._dense(channels, "out", kernel_initializer=out_init)
+        self.out.build((None, inner))
+        if self.mode == "concatenation":
+            self.concat_kernel = self.add_weight(
+                shape=(2 * inner,),
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                name="concat_kernel",
+            )
+        if self.norm == "batch_norm":
+            self.bn = keras.layers.BatchNormalization(
+                axis=-1,
+                momentum=self.bn_momentum,
+                epsilon=self.bn_epsilon,
+                gamma_initializer="zeros",
+                dtype=self.dtype_policy,
+                name="bn",
+            )
+            self.bn.build((None,) * (rank - 1) + (channels,))
+        elif self.norm == "affine":
+            self.bn = Affine(gamma_initializer="zeros", dtype=self.dtype_policy, name="bn")
+            self.bn.build((None, channels))
+
+    # ------------------------------------------------------------------ call
+    def _scale(self):
+        if not self.use_scale:
+            return 1.0
+        depth = self._channels if self.mode == "gaussian" else self._inner
+        return float(depth) ** -0.5
+
+    def _group(self, x):
+        shape = ops.shape(x)
+        grouped = ops.reshape(x, (-1, self.group_size) + tuple(shape[2:]))
+        return grouped, shape
+
+    def call(self, inputs, training=None):
+        x = inputs
+        if self.data_format == "channels_first":
+            x = ops.moveaxis(x, 1, -1)
+        if self.group_size is not None:
+            x, ungrouped_shape = self._group(x)
+
+        if any(p != 1 for p in self._pool):
+            pooled = ops.max_pool(
+                x, self._pool, strides=self._pool, padding="valid", data_format="channels_last"
+            )
+        else:
+            pooled = x
+        if self.mode == "gaussian":
+            theta, phi = x, pooled
+        else:
+            theta, phi = self.theta(x), self.phi(pooled)
+        g = self.g(pooled)
+
+        q, unfold_info = geometry.fold(theta, self._axes)
+        k, _ = geometry.fold(phi, self._axes)
+        v, _ = geometry.fold(g, self._axes)
+        concat_kernel = self.concat_kernel if self.mode == "concatenation" else None
+        if self.return_attention:
+            attention = pairwise_weights(self.mode, q, k, self._scale(), concat_kernel)
+            y = ops.matmul(attention, v)
+        else:
+            y = non_local_attention(
+                self.mode,
+                q,
+                k,
+                v,
+                scale=self._scale(),
+                concat_kernel=concat_kernel,
+                chunk_size=self.chunk_size,
+                use_fused=self.use_fused,
+            )
+        y = geometry.unfold(y, unfold_info)
+
+        out = self.out(y)
+        if self.norm == "batch_norm":
+            out = self.bn(out, training=training)
+        elif self.norm == "affine":
+            out = self.bn(out)
+        z = x + out if self.residual else out
+
+        if self.group_size is not None:
+            z = ops.reshape(z, ungrouped_shape)
+        if self.data_format == "channels_first":
+            z = ops.moveaxis(z, -1, 1)
+        if self.return_attention:
+            return z, attention
+        return z
+
+    def compute_output_shape(self, input_shape):
+        if not self.return_attention:
+            return tuple(input_shape)
+        return tuple(input_shape), (None, None, None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "mode": self.mode,
+                "inner_channels": self.inner_channels,
+                "sub_sample": self.sub_sample,
+                "pool_size": self.pool_size,
+                "norm": self.norm,
+                "use_scale": self.use_scale,
+                "residual": self.residual,
+                "attention_axes": self.attention_axes,
+                "group_size": self.group_size,
+                "chunk_size": self.chunk_size,
+                "use_fused": self.use_fused,
+                "return_attention": self.return_attention,
+                "data_format": self.data_format,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+            }
+        )
+        return config
+
+
+class _FixedModeNonLocal(NonLocalBlock):
+    """A `NonLocalBlock` whose pairwise function is set by the class."""
+
+    MODE = None
+
+    def __init__(self, **kwargs):
+        given = kwargs.pop("mode", self.MODE)
+        if given != self.MODE:
+            raise ValueError(
+                f"{type(self).__name__} always uses mode={self.MODE!r}; received "
+                f"mode={given!r}. Use NonLocalBlock to choose the mode."
+            )
+        super().__init__(mode=self.MODE, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("mode")
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
+class GaussianNonLocal(_FixedModeNonLocal):
+    """Non-local block with the Gaussian pairwise function.
+
+    `w(x_i, x_j) = softmax_j(x_i . x_j)`: no embedding of the queries and keys
+    (paper, Sec. 3.2). Same as `NonLocalBlock(mode="gaussian", ...)` and takes
+    every other argument of `NonLocalBlock`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> GaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    (1, 8, 8, 16)
+    """
+
+    MODE = "gaussian"
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
+class EmbeddedGaussianNonLocal(_FixedModeNonLocal):
+    """Non-local block with the embedded Gaussian pairwise function.
+
+    `w(x_i, x_j) = softmax_j(theta(x_i) . phi(x_j) / sqrt(d))`, the official
+    code's default (the paper's form without the `1/sqrt(d)` scale is
+    `use_scale=False`). Same as `NonLocalBlock(mode="embedded_gaussian", ...)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> EmbeddedGaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    (1, 8, 8, 16)
+    """
+
+    MODE = "embedded_gaussian"
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
+class DotProductNonLocal(_FixedModeNonLocal):
+    """Non-local block with the dot-product pairwise function.
+
+    `w(x_i, x_j) = theta(x_i) . phi(x_j) / M`, `M` the number of key
+    positions. Computed as `theta (phi^T g) / M`, which never builds the
+    affinity matrix. Same as `NonLocalBlock(mode="dot_product", ...)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> DotProductNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    (1, 8, 8, 16)
+    """
+
+    MODE = "dot_product"
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
+class ConcatenationNonLocal(_FixedModeNonLocal):
+    """Non-local block with the concatenation pairwise function.
+
+    `w(x_i, x_j) = relu(w_f . [theta(x_i), phi(x_j)]) / M`. The vector `w_f`
+    is split into its query and key halves, so only the `(N, M)` weights are
+    built, never the `(N, M, 2d)` concatenation. Same as
+    `NonLocalBlock(mode="concatenation", ...)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ConcatenationNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    (1, 8, 8, 16)
+    """
+
+    MODE = "concatenation"

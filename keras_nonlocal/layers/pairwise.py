@@ -1,0 +1,136 @@
+"""The four pairwise functions of the non-local block and their aggregation.
+
+Every function here works on flattened positions: queries `q` of shape
+`(batch, N, d)`, keys `k` of shape `(batch, M, d)` and values `v` of shape
+`(batch, M, d_v)`, where `N` counts the query positions and `M` the key
+positions after sub-sampling. The response of the block before its output
+projection is `y_i = sum_j w(i, j) v_j` with the normalised weights
+
+- Gaussian / embedded Gaussian: `w = softmax_j(scale * q_i . k_j)`;
+- dot product: `w = (q_i . k_j) / M`;
+- concatenation: `w = relu(a . q_i + b . k_j) / M`, where `[a, b]` is the
+  projection vector `w_f` split into its query and key halves, so the
+  `(N, M, 2 * d)` concatenation is never built.
+
+Only `keras.ops` is used, so the functions run on every Keras backend.
+"""
+
+import keras
+from keras import ops
+
+MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
+SOFTMAX_MODES = ("gaussian", "embedded_gaussian")
+
+
+def _transpose_keys(k):
+    return ops.transpose(k, (0, 2, 1))
+
+
+def _num_keys(k, dtype):
+    # The divisor M is a count, not a function of the inputs: no gradient.
+    return ops.cast(ops.shape(k)[1], dtype)
+
+
+def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
+    """Computes the normalised pairwise weights `w(i, j)`.
+
+    Args:
+        mode: one of `MODES`.
+        q: queries, `(batch, N, d)`.
+        k: keys, `(batch, M, d)`.
+        scale: multiplier of the softmax logits (softmax modes only).
+        concat_kernel: the `(2 * d,)` projection vector `w_f` of the
+            concatenation mode; ignored by the other modes.
+
+    Returns:
+        A `(batch, N, M)` tensor in the dtype of `q`. Rows sum to 1 for the
+        softmax modes.
+    """
+    if mode in SOFTMAX_MODES:
+        logits = ops.matmul(q, _transpose_keys(k))
+        # Softmax always runs in float32, whatever the compute dtype.
+        logits = ops.cast(logits, "float32") * scale
+        return ops.cast(ops.softmax(logits, axis=-1), q.dtype)
+    if mode == "dot_product":
+        return ops.matmul(q, _transpose_keys(k)) / _num_keys(k, q.dtype)
+    if mode == "concatenation":
+        d = ops.shape(q)[-1]
+        w_query = ops.cast(concat_kernel[:d], q.dtype)
+        w_key = ops.cast(concat_kernel[d:], q.dtype)
+        a = ops.expand_dims(ops.matmul(q, w_query), -1)  # (batch, N, 1)
+        b = ops.expand_dims(ops.matmul(k, w_key), 1)  # (batch, 1, M)
+        return ops.relu(a + b) / _num_keys(k, q.dtype)
+    raise ValueError(f"Unknown mode {mode!r}; expected one of {MODES}.")
+
+
+def _attend(mode, q, k, v, scale, concat_kernel, use_fused):
+    """`y = w(q, k) @ v`, by the cheapest exact route for the mode."""
+    if mode == "dot_product":
+        # (q k^T / M) v == q (k^T v) / M: never builds the N x M matrix.
+        kv = ops.matmul(_transpose_keys(k), v)
+        return ops.matmul(q, kv) / _num_keys(k, q.dtype)
+    same_depth = q.shape[-1] == k.shape[-1] == v.shape[-1]
+    if mode in SOFTMAX_MODES and use_fused and same_depth:
+        y = ops.dot_product_attention(
+            ops.expand_dims(q, 2),
+            ops.expand_dims(k, 2),
+            ops.expand_dims(v, 2),
+            scale=scale,
+        )
+        return ops.squeeze(y, 2)
+    weights = pairwise_weights(mode, q, k, scale, concat_kernel)
+    return ops.matmul(weights, v)
+
+
+def non_local_attention(
+    mode,
+    q,
+    k,
+    v,
+    scale=1.0,
+    concat_kernel=None,
+    chunk_size=None,
+    use_fused=True,
+):
+    """Aggregates values by the pairwise weights of `mode`.
+
+    With `chunk_size`, queries are processed in blocks of `chunk_size`
+    positions and each block's weights are recomputed in the backward pass,
+    so neither pass holds the full `(N, M)` matrix. The result is exactly the
+    unchunked one (up to floating-point summation order).
+
+    Args:
+        mode: one of `MODES`.
+        q: queries, `(batch, N, d)`.
+        k: keys, `(batch, M, d)`.
+        v: values, `(batch, M, d_v)`.
+        scale: multiplier of the softmax logits.
+        concat_kernel: the `(2 * d,)` vector `w_f` of the concatenation mode.
+        chunk_size: `None` for one pass, or the number of query positions per
+            block.
+        use_fused: use `keras.ops.dot_product_attention` for the softmax
+            modes when `q`, `k` and `v` share their depth.
+
+    Returns:
+        `y`, of shape `(batch, N, d_v)`.
+    """
+    if chunk_size is None or mode == "dot_product":
+        return _attend(mode, q, k, v, scale, concat_kernel, use_fused)
+
+    def attend_block(q_block, k_, v_, kernel):
+        return _attend(mode, q_block, k_, v_, scale, kernel, use_fused)
+
+    attend_block = keras.remat(attend_block)
+    if concat_kernel is None:
+        concat_kernel = ops.zeros((1,), q.dtype)
+
+    n = ops.shape(q)[1]
+    num_chunks = (n + chunk_size - 1) // chunk_size
+    padded = num_chunks * chunk_size
+    q = ops.pad(q, [[0, 0], [0, padded - n], [0, 0]])
+    blocks = ops.reshape(q, (-1, num_chunks, chunk_size, q.shape[-1]))
+    blocks = ops.transpose(blocks, (1, 0, 2, 3))
+    y = ops.map(lambda block: attend_block(block, k, v, concat_kernel), blocks)
+    y = ops.transpose(y, (1, 0, 2, 3))
+    y = ops.reshape(y, (-1, padded, v.shape[-1]))
+    return y[:, :n]
