@@ -296,6 +296,19 @@ class NonLocalBlock(keras.layers.Layer):
         depth = self._channels if self.mode == "gaussian" else self._inner
         return float(depth) ** -0.5
 
+    def _max_pool(self, x):
+        # TensorFlow's CPU MaxPool3D has no float16 kernel; a maximum is exact
+        # in float32, so pool there and cast back.
+        half = keras.backend.standardize_dtype(x.dtype) == "float16"
+        pooled = ops.max_pool(
+            ops.cast(x, "float32") if half else x,
+            self._pool,
+            strides=self._pool,
+            padding="valid",
+            data_format="channels_last",
+        )
+        return ops.cast(pooled, x.dtype) if half else pooled
+
     def _group(self, x):
         shape = ops.shape(x)
         grouped = ops.reshape(x, (-1, self.group_size) + tuple(shape[2:]))
@@ -308,12 +321,7 @@ class NonLocalBlock(keras.layers.Layer):
         if self.group_size is not None:
             x, ungrouped_shape = self._group(x)
 
-        if any(p != 1 for p in self._pool):
-            pooled = ops.max_pool(
-                x, self._pool, strides=self._pool, padding="valid", data_format="channels_last"
-            )
-        else:
-            pooled = x
+        pooled = self._max_pool(x) if any(p != 1 for p in self._pool) else x
         if self.mode == "gaussian":
             theta, phi = x, pooled
         else:

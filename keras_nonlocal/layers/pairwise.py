@@ -31,6 +31,19 @@ def _num_keys(k, dtype):
     return ops.cast(ops.shape(k)[1], dtype)
 
 
+def _concatenation_scores(q, k, concat_kernel):
+    """Projects queries and keys on their halves of `w_f`: `(batch, N|M, 1)`."""
+    d = q.shape[-1]
+    w_query = ops.cast(ops.reshape(concat_kernel[:d], (d, 1)), q.dtype)
+    w_key = ops.cast(ops.reshape(concat_kernel[d:], (d, 1)), q.dtype)
+    return ops.matmul(q, w_query), ops.matmul(k, w_key)
+
+
+def _concatenation_weights(a, b):
+    """`relu(a_i + b_j) / M` from the projected queries `a` and keys `b`."""
+    return ops.relu(a + _transpose_keys(b)) / _num_keys(b, a.dtype)
+
+
 def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
     """Computes the normalised pairwise weights `w(i, j)`.
 
@@ -54,17 +67,18 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
     if mode == "dot_product":
         return ops.matmul(q, _transpose_keys(k)) / _num_keys(k, q.dtype)
     if mode == "concatenation":
-        d = ops.shape(q)[-1]
-        w_query = ops.cast(concat_kernel[:d], q.dtype)
-        w_key = ops.cast(concat_kernel[d:], q.dtype)
-        a = ops.expand_dims(ops.matmul(q, w_query), -1)  # (batch, N, 1)
-        b = ops.expand_dims(ops.matmul(k, w_key), 1)  # (batch, 1, M)
-        return ops.relu(a + b) / _num_keys(k, q.dtype)
+        return _concatenation_weights(*_concatenation_scores(q, k, concat_kernel))
     raise ValueError(f"Unknown mode {mode!r}; expected one of {MODES}.")
 
 
-def _attend(mode, q, k, v, scale, concat_kernel, use_fused):
-    """`y = w(q, k) @ v`, by the cheapest exact route for the mode."""
+def _attend(mode, q, k, v, scale, use_fused):
+    """`y = w(q, k) @ v`, by the cheapest exact route for the mode.
+
+    For the concatenation mode, `q` and `k` are the projected scores of
+    `_concatenation_scores`.
+    """
+    if mode == "concatenation":
+        return ops.matmul(_concatenation_weights(q, k), v)
     if mode == "dot_product":
         # (q k^T / M) v == q (k^T v) / M: never builds the N x M matrix.
         kv = ops.matmul(_transpose_keys(k), v)
@@ -78,8 +92,7 @@ def _attend(mode, q, k, v, scale, concat_kernel, use_fused):
             scale=scale,
         )
         return ops.squeeze(y, 2)
-    weights = pairwise_weights(mode, q, k, scale, concat_kernel)
-    return ops.matmul(weights, v)
+    return ops.matmul(pairwise_weights(mode, q, k, scale), v)
 
 
 def non_local_attention(
@@ -114,15 +127,16 @@ def non_local_attention(
     Returns:
         `y`, of shape `(batch, N, d_v)`.
     """
+    if mode == "concatenation":
+        # Project on w_f once, outside the chunks: the chunks then only see
+        # tensors, and each needs its `(chunk, M)` weights alone.
+        q, k = _concatenation_scores(q, k, concat_kernel)
     if chunk_size is None or mode == "dot_product":
-        return _attend(mode, q, k, v, scale, concat_kernel, use_fused)
+        return _attend(mode, q, k, v, scale, use_fused)
 
-    def attend_block(q_block, k_, v_, kernel):
-        return _attend(mode, q_block, k_, v_, scale, kernel, use_fused)
-
-    attend_block = keras.remat(attend_block)
-    if concat_kernel is None:
-        concat_kernel = ops.zeros((1,), q.dtype)
+    attend_block = keras.remat(
+        lambda q_block, k_, v_: _attend(mode, q_block, k_, v_, scale, use_fused)
+    )
 
     n = ops.shape(q)[1]
     num_chunks = (n + chunk_size - 1) // chunk_size
@@ -130,7 +144,7 @@ def non_local_attention(
     q = ops.pad(q, [[0, 0], [0, padded - n], [0, 0]])
     blocks = ops.reshape(q, (-1, num_chunks, chunk_size, q.shape[-1]))
     blocks = ops.transpose(blocks, (1, 0, 2, 3))
-    y = ops.map(lambda block: attend_block(block, k, v, concat_kernel), blocks)
+    y = ops.map(lambda block: attend_block(block, k, v), blocks)
     y = ops.transpose(y, (1, 0, 2, 3))
     y = ops.reshape(y, (-1, padded, v.shape[-1]))
     return y[:, :n]
