@@ -1,0 +1,41 @@
+# Set-up and checks. `make demo` and `make test` work on a fresh machine:
+# each creates .venv and installs the package with what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-tensorflow test-backends test-tfio bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,tune,video,backends]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on built-in data: search non-local block placement.
+demo: $(STAMP)
+	$(PY) -m keras_nonlocal zoo --input-setting 8x8
+
+# Everything on TensorFlow, the layers again on JAX and PyTorch, and the
+# tensorflow-io path in its own pinned environment.
+test: test-tensorflow test-backends test-tfio
+
+test-tensorflow: $(STAMP)
+	$(PYTEST)
+
+test-backends: $(STAMP)
+	KERAS_BACKEND=jax $(PYTEST) tests/layers
+	KERAS_BACKEND=torch $(PYTEST) tests/layers
+
+test-tfio:
+	PYTHON=$(PYTHON) bash .ci/tfio_env.sh
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_non_local.py
+
+clean:
+	rm -rf $(VENV) .venv-tfio build dist *.egg-info
