@@ -1,0 +1,191 @@
+"""The weights cache: where files live and the hashes recorded beside them.
+
+Layout, under `$KERAS_HOME/models/keras_nonlocal/` (`~/.keras` when
+`KERAS_HOME` is unset, `/tmp/.keras` when that is not writable, as in Keras):
+
+    official/<name>.pkl                 downloaded official checkpoints
+    official/pretrained_model.tar.gz    the ImageNet archive
+    official/r50_pretrain_c2_model_iter450450_clean.pkl   extracted from it
+    converted/<name>-<model signature>.weights.h5         converted on first use
+    downloads/<url digest>-<file name>  files given to `weights=` as URLs
+    <any file>.json                     {"sha256": ..., "source": ...}
+
+No SHA-256 of the official files is published. The first time a file is used
+successfully (unpickled, every blob verified, converted), its SHA-256 is
+written to `<file>.json`; every later use checks the file against it, and a
+file that no longer matches is deleted and fetched (or converted) again.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+
+CACHE_SUBDIR = os.path.join("models", "keras_nonlocal")
+
+
+def keras_home():
+    """The Keras home directory, read from the environment at call time.
+
+    Returns:
+        `$KERAS_HOME`, else `~/.keras`, else `/tmp/.keras` when the home
+        directory cannot be written (the rule of `keras.utils.get_file`).
+
+    Example:
+
+    >>> os.environ["KERAS_HOME"] = "/data/keras"; keras_home()  # doctest: +SKIP
+    '/data/keras'
+    """
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        return os.path.expanduser(home)
+    home = os.path.expanduser(os.path.join("~", ".keras"))
+    parent = home if os.path.exists(home) else os.path.dirname(home)
+    if not os.access(parent, os.W_OK):
+        home = os.path.join("/tmp", ".keras")
+    return home
+
+
+def cache_root(cache_dir=None):
+    """The root of this package's weights cache.
+
+    Args:
+        cache_dir: a base directory to use instead of the Keras home.
+
+    Returns:
+        `<cache_dir or keras_home()>/models/keras_nonlocal`.
+
+    Example:
+
+    >>> cache_root("/tmp/k")
+    '/tmp/k/models/keras_nonlocal'
+    """
+    base = os.path.expanduser(cache_dir) if cache_dir else keras_home()
+    return os.path.join(base, CACHE_SUBDIR)
+
+
+def cache_path(subdir, file_name, cache_dir=None):
+    """The cache path of a file (its directory is not created).
+
+    Args:
+        subdir: `"official"`, `"converted"` or `"downloads"`.
+        file_name: the file's name.
+        cache_dir: see `cache_root`.
+
+    Returns:
+        The absolute path.
+
+    Example:
+
+    >>> cache_path("official", "c2d_baseline_8x8_IN_pretrain_400k.pkl", "/tmp/k")
+    '/tmp/k/models/keras_nonlocal/official/c2d_baseline_8x8_IN_pretrain_400k.pkl'
+    """
+    if os.path.basename(file_name) != file_name or file_name in ("", ".", ".."):
+        raise ValueError(f"A cached file needs a plain file name; received {file_name!r}.")
+    return os.path.abspath(os.path.join(cache_root(cache_dir), subdir, file_name))
+
+
+def sha256_file(path, chunk_size=1 << 20):
+    """The SHA-256 of a file, as a hex string.
+
+    Example:
+
+    >>> sha256_file("/dev/null")
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_path(path):
+    """Where the record of a cached file lives: `<path>.json`."""
+    return path + ".json"
+
+
+def read_record(path):
+    """The record written beside a cached file, or `{}` if there is none.
+
+    Args:
+        path: the cached file (not the record).
+
+    Returns:
+        A dict, e.g. `{"sha256": "...", "source": "https://..."}`.
+    """
+    try:
+        with open(record_path(path), encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def write_atomic(path, data):
+    """Writes bytes to `path` through a temporary file and `os.replace`.
+
+    A crash leaves either the old file or the new one, never a partial one.
+    """
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_record(path, sha256=None, **fields):
+    """Records the SHA-256 (computed when not given) and facts of a file.
+
+    Args:
+        path: the cached file.
+        sha256: its hash, if already known.
+        **fields: more JSON-serialisable facts (source URL, model, ...).
+
+    Returns:
+        The record written.
+    """
+    record = dict(fields)
+    record["sha256"] = sha256 or sha256_file(path)
+    record["recorded"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_atomic(record_path(path), json.dumps(record, indent=1, sort_keys=True).encode())
+    return record
+
+
+def expected_sha256(path, known=None):
+    """The hash a cached file must have: the known one, else the recorded one.
+
+    Returns:
+        A hex string, or `None` when nothing is known or recorded.
+    """
+    return known or read_record(path).get("sha256")
+
+
+def is_intact(path, known=None):
+    """Whether a cached file exists and matches its known or recorded hash.
+
+    A file without any hash to check counts as intact (it is verified by use).
+    """
+    if not os.path.isfile(path):
+        return False
+    expected = expected_sha256(path, known)
+    return expected is None or sha256_file(path) == expected.lower()
+
+
+def discard(path):
+    """Deletes a cached file and its record, if present."""
+    _remove(path)
+    _remove(record_path(path))
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
