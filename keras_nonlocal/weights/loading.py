@@ -539,10 +539,10 @@ def load_weights(
     """
     if weights is None:
         return model
-    validate_weights_argument(weights, include_top=include_top, classes=classes)
-    weights = os.fspath(weights)
     if include_top is None:
         include_top = _has_head(model)
+    validate_weights_argument(weights, include_top=include_top, classes=classes)
+    weights = os.fspath(weights)
     if weights == "imagenet":
         if include_top and classes is not None and classes != 1000:
             load_head = False

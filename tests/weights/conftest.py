@@ -64,6 +64,13 @@ class _Server:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _never_reach_the_real_hosts(tmp_path, monkeypatch):
+    # No test may download from the real hosts or write to the real cache.
+    monkeypatch.setenv(sources.BASE_URLS_ENV, "http://127.0.0.1:9/unreachable/")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "default_keras_home"))
+
+
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
     home = tmp_path / "keras_home"
