@@ -309,6 +309,20 @@ class NonLocalBlock(keras.layers.Layer):
         )
         return ops.cast(pooled, x.dtype) if half else pooled
 
+    def _project_keys_and_values(self, pooled):
+        # phi and g read the same input: one GEMM with their kernels side by
+        # side reads it once (their weights stay separate, as in the official
+        # checkpoints).
+        dtype = self.compute_dtype
+        kernel = ops.concatenate(
+            [ops.cast(self.phi.kernel, dtype), ops.cast(self.g.kernel, dtype)], axis=1
+        )
+        bias = ops.concatenate(
+            [ops.cast(self.phi.bias, dtype), ops.cast(self.g.bias, dtype)], axis=0
+        )
+        both = ops.matmul(pooled, kernel) + bias
+        return both[..., : self._inner], both[..., self._inner :]
+
     def _group(self, x):
         shape = ops.shape(x)
         grouped = ops.reshape(x, (-1, self.group_size) + tuple(shape[2:]))
@@ -323,10 +337,10 @@ class NonLocalBlock(keras.layers.Layer):
 
         pooled = self._max_pool(x) if any(p != 1 for p in self._pool) else x
         if self.mode == "gaussian":
-            theta, phi = x, pooled
+            theta, phi, g = x, pooled, self.g(pooled)
         else:
-            theta, phi = self.theta(x), self.phi(pooled)
-        g = self.g(pooled)
+            theta = self.theta(x)
+            phi, g = self._project_keys_and_values(pooled)
 
         q, unfold_info = geometry.fold(theta, self._axes)
         k, _ = geometry.fold(phi, self._axes)

@@ -60,10 +60,14 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
         softmax modes.
     """
     if mode in SOFTMAX_MODES:
+        # Scaling the (N, d) queries is cheaper than scaling the (N, M) logits.
+        if scale != 1.0:
+            q = q * ops.cast(scale, q.dtype)
         logits = ops.matmul(q, _transpose_keys(k))
         # Softmax always runs in float32, whatever the compute dtype.
-        logits = ops.cast(logits, "float32") * scale
-        return ops.cast(ops.softmax(logits, axis=-1), q.dtype)
+        if keras.backend.standardize_dtype(logits.dtype) != "float32":
+            return ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), q.dtype)
+        return ops.softmax(logits, axis=-1)
     if mode == "dot_product":
         return ops.matmul(q, _transpose_keys(k)) / _num_keys(k, q.dtype)
     if mode == "concatenation":

@@ -1,0 +1,145 @@
+"""Non-local block speed and memory: every variant, chunked and plain.
+
+Each configuration runs in its own process (peak memory is per process);
+all run in one invocation, and every time is reported as a ratio to the plain
+hand-written block (`plain_block.py`) at the same shape.
+
+Usage:
+    python -m benchmarks.bench_non_local                 # the default table
+    python -m benchmarks.bench_non_local --quick         # small shapes only
+    KERAS_BACKEND=jax python -m benchmarks.bench_non_local --modes embedded_gaussian
+
+Columns: fwd / fwd+bwd medians in seconds, their ratio to the plain block
+(< 1 is faster), forward GFLOP/s, and peak process memory of the fwd+bwd run.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+SHAPES = {
+    "2x4x28x28x512": (2, 4, 28, 28, 512),
+    "2x4x14x14x1024": (2, 4, 14, 14, 1024),
+    "2x8x28x28x512": (2, 8, 28, 28, 512),
+    "1x16x28x28x512": (1, 16, 28, 28, 512),
+    "2x64x64x256": (2, 64, 64, 256),
+}
+QUICK_SHAPES = ("2x4x14x14x1024", "2x4x28x28x512")
+MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
+
+
+def forward_flops(shape, mode, pool=(1, 2, 2)):
+    """Multiply-adds x2 of the block's forward pass (projections + attention)."""
+    *lead, channels = shape
+    batch, spatial = lead[0], lead[1:]
+    inner = channels // 2
+    n = 1
+    for s in spatial:
+        n *= s
+    pool = pool[-len(spatial):]
+    m = 1
+    for s, p in zip(spatial, pool):
+        m *= s // p
+    projections = 2 * batch * (n * channels * inner * 2 + m * channels * inner * 2)
+    if mode == "gaussian":
+        projections = 2 * batch * (n * inner * channels + m * channels * inner)
+        depth = channels
+    else:
+        depth = inner
+    if mode == "dot_product":
+        attention = 2 * batch * (m * inner * inner + n * inner * inner)
+    else:
+        attention = 2 * batch * n * m * (depth + inner)
+    return projections + attention
+
+
+def child(config):
+    """Times one configuration in this process; prints one JSON line."""
+    import keras
+    import numpy as np
+
+    from benchmarks.steps import layer_steps
+    from benchmarks.timing import median_seconds, peak_rss_gib
+
+    shape = tuple(config["shape"])
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    if config["impl"] == "plain":
+        from benchmarks.plain_block import PlainNonLocal3D
+
+        layer = PlainNonLocal3D(shape[-1])
+    else:
+        from keras_nonlocal.layers import NonLocalBlock
+
+        layer = NonLocalBlock(
+            mode=config["mode"],
+            chunk_size=config.get("chunk_size"),
+            use_fused=config.get("use_fused", True),
+        )
+    layer(x[:1], training=False)  # builds every sublayer eagerly
+    forward, forward_backward = layer_steps(layer, x, jit_compile=config.get("jit", False))
+    result = {"backend": keras.backend.backend()}
+    if not config.get("backward_only"):
+        result["fwd"] = median_seconds(forward, reps=config["reps"])
+    result["fwd_bwd"] = median_seconds(forward_backward, reps=config["reps"])
+    result["peak_gib"] = peak_rss_gib()
+    print(json.dumps(result))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shapes", nargs="+", default=None, choices=sorted(SHAPES))
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--chunk-size", type=int, default=1024)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small shapes, 3 reps")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(json.loads(args.child))
+
+    from benchmarks.timing import run_isolated
+
+    shapes = args.shapes or (QUICK_SHAPES if args.quick else list(SHAPES))
+    reps = 3 if args.quick else args.reps
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    print(f"backend: {backend}; each row a fresh process; ratios vs the plain block\n")
+    header = "| shape | block | fwd s | fwd+bwd s | fwd ratio | fwd+bwd ratio | fwd GFLOP/s | peak GiB |"
+    print(header)
+    print("|" + "---|" * 8)
+    rows = []
+    for shape_name in shapes:
+        shape = SHAPES[shape_name]
+        configs = []
+        if len(shape) == 5:
+            configs.append(("plain (baseline)", {"impl": "plain"}))
+        for mode in args.modes:
+            configs.append((mode, {"impl": "ours", "mode": mode}))
+        configs.append(
+            (f"embedded_gaussian chunk {args.chunk_size}",
+             {"impl": "ours", "mode": "embedded_gaussian", "chunk_size": args.chunk_size})
+        )
+        baseline = None
+        for label, config in configs:
+            config = dict(config, shape=shape, reps=reps)
+            result = run_isolated("benchmarks.bench_non_local", ["--child", json.dumps(config)])
+            if baseline is None:
+                baseline = result
+            mode = config.get("mode", "embedded_gaussian")
+            gflops = forward_flops(shape, mode) / result["fwd"] / 1e9
+            row = (
+                f"| {shape_name} | {label} | {result['fwd']:.3f} | {result['fwd_bwd']:.3f} | "
+                f"{result['fwd'] / baseline['fwd']:.2f} | "
+                f"{result['fwd_bwd'] / baseline['fwd_bwd']:.2f} | {gflops:.0f} | "
+                f"{result['peak_gib']:.2f} |"
+            )
+            rows.append(row)
+            print(row, flush=True)
+    from benchmarks.timing import gemm_gflops
+
+    print(f"\nmeasured float32 GEMM peak (TensorFlow, 2048^3): {gemm_gflops():.0f} GFLOP/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
