@@ -60,6 +60,20 @@ def _check_nonlocal_kwargs(kwargs, argument):
     return dict(kwargs)
 
 
+def _check_nonlocal_choices(mode, attention_axes):
+    from keras_nonlocal.layers import MODES
+
+    if mode not in MODES:
+        raise ValueError(
+            f"Unknown mode={mode!r} for `nonlocal_mode`. Expected one of {', '.join(MODES)}."
+        )
+    if attention_axes not in ("spacetime", "space", "time"):
+        raise ValueError(
+            "`nonlocal_attention_axes` must be 'spacetime', 'space' or 'time'. "
+            f"Received: nonlocal_attention_axes={attention_axes!r}"
+        )
+
+
 def NonLocalResNet(
     depths=(3, 4, 6, 3),
     widths=(64, 128, 256, 512),
@@ -167,7 +181,6 @@ def NonLocalResNet(
     depths, widths, stage_strides = _check_depths_widths(depths, widths, stage_strides, expansion)
     if not isinstance(include_top, bool):
         raise ValueError(f"`include_top` must be a boolean. Received: include_top={include_top!r}")
-    validation.validate_weights(weights, model_name, include_top, classes)
     if include_top:
         validation.validate_classifier_activation(classifier_activation, weights)
         if not isinstance(classes, int) or classes < 1:
@@ -177,9 +190,14 @@ def NonLocalResNet(
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"`dropout_rate` must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
     setting = get_input_setting(input_setting) if video else None
+    validation.validate_weights(
+        weights, model_name, include_top, classes, input_setting=setting.name if setting else None
+    )
     pattern = get_temporal_pattern(temporal_pattern, len(depths)) if video else None
     inflated_branch = get_inflation(inflation)
     placement = resolve_placement(nonlocal_placement, depths, FIRST_STAGE)
+    if placement:
+        _check_nonlocal_choices(nonlocal_mode, nonlocal_attention_axes)
     base_nl_kwargs = _check_nonlocal_kwargs(nonlocal_kwargs, "nonlocal_kwargs")
     stage_nl_kwargs = {}
     for stage, kwargs in (nonlocal_stage_kwargs or {}).items():

@@ -13,7 +13,7 @@ from keras_nonlocal.applications import presets
 _URL_PREFIXES = ("http://", "https://", "gs://", "s3://")
 
 
-def validate_weights(weights, model_name, include_top, classes):
+def validate_weights(weights, model_name, include_top, classes, input_setting=None):
     """Checks `weights` (and `classes` for pretrained heads), keras-style.
 
     Args:
@@ -23,6 +23,8 @@ def validate_weights(weights, model_name, include_top, classes):
             `None` for custom models, which then only accept paths).
         include_top: whether the classifier is built.
         classes: number of classes of the classifier.
+        input_setting: name of the video input setting; Kinetics presets
+            exist per setting.
     """
     if weights is None:
         return
@@ -49,6 +51,8 @@ def validate_weights(weights, model_name, include_top, classes):
                 f'If using `weights="{weights}"` with `include_top=True`, '
                 f"`classes` should be {expected}.  Received classes={classes}"
             )
+        if weights == "kinetics400":
+            presets.preset_source(model_name, weights, input_setting)
         return
     if weights.startswith(_URL_PREFIXES) or os.path.exists(weights):
         return

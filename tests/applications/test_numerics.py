@@ -36,12 +36,12 @@ def test_fresh_nonlocal_blocks_leave_the_network_unchanged(name):
 
 
 def test_fresh_nonlocal_blocks_are_the_identity_in_an_image_model():
-    kwargs = dict(include_top=False, input_shape=(64, 64, 3))
+    kwargs = dict(include_top=False, input_shape=(32, 32, 3))
     nl_model = get_model("nl_resnet50", **kwargs)
     baseline = get_model("nl_resnet50", nonlocal_placement=None, **kwargs)
     randomize_bn(baseline)
     _copy_shared_weights(baseline, nl_model)
-    image = np.random.default_rng(1).normal(size=(2, 64, 64, 3)).astype("float32")
+    image = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(np.asarray(nl_model(image)), np.asarray(baseline(image)))
 
 
