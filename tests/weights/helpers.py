@@ -77,7 +77,7 @@ def write_checkpoint(path, blobs, solver_state=True, protocol=2):
 
 def write_tarball(path, members):
     """A `.tar.gz` holding `pretrained_model/<name>` for each (name, bytes)."""
-    with tarfile.open(path, "w:gz") as tar:
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(f"pretrained_model/{name}")
             info.size = len(data)
@@ -373,3 +373,42 @@ def file_paths(directory):
     for root, _, files in os.walk(directory):
         found += [os.path.join(root, f) for f in files]
     return sorted(found)
+
+
+# Stem of each input setting: conv1 strides, pool1 window and strides (spec).
+STEMS = {
+    "8x8": ((1, 2, 2), (1, 3, 3), (1, 2, 2)),
+    "32x4": ((1, 2, 2), (1, 3, 3), (1, 2, 2)),
+    "32x2": ((2, 2, 2), (2, 3, 3), (2, 2, 2)),
+    "128x1": ((2, 2, 2), (2, 3, 3), (2, 2, 2)),
+}
+
+
+def np_official_resnet(blobs, x, setting="8x8", depths=R50):
+    """Logits of an official video ResNet computed from its blobs alone:
+    stem, res2, pool2 (time /2), res3..res5 with the stride on the 3x3 of the
+    first block, the non-local blocks present in the blobs, average pool,
+    `pred`."""
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    conv1_strides, pool_size, pool_strides = STEMS[setting]
+    x = relu(np_norm(np_conv(x, blobs["conv1_w"], conv1_strides), blobs, "res_conv1_bn"))
+    x = np_maxpool(x, pool_size, pool_strides)
+    for index, n in enumerate(depths):
+        stage = index + 2
+        for i in range(n):
+            p = f"res{stage}_{i}"
+            stride = (1, 2, 2) if (i == 0 and stage > 2) else (1, 1, 1)
+            a = relu(np_norm(np_conv(x, blobs[f"{p}_branch2a_w"]), blobs, f"{p}_branch2a_bn"))
+            b = relu(np_norm(np_conv(a, blobs[f"{p}_branch2b_w"], stride), blobs, f"{p}_branch2b_bn"))
+            c = np_norm(np_conv(b, blobs[f"{p}_branch2c_w"]), blobs, f"{p}_branch2c_bn")
+            if f"{p}_branch1_w" in blobs:
+                short = np_norm(np_conv(x, blobs[f"{p}_branch1_w"], stride), blobs, f"{p}_branch1_bn")
+            else:
+                short = x
+            x = relu(c + short)
+            if f"nonlocal_conv{stage}_{i}_theta_w" in blobs:
+                x = np_nonlocal(x, blobs, f"nonlocal_conv{stage}_{i}")
+        if stage == 2:
+            x = np_maxpool(x, (2, 1, 1), (2, 1, 1))
+    x = x.mean(axis=(1, 2, 3))
+    return x @ blobs["pred_w"].T + blobs["pred_b"]
