@@ -33,11 +33,13 @@ PLACEMENT_PRESETS = {
     "official_r101": {3: ("every", 2), 4: ("every", 7)},
 }
 
-# "official" resolves by the stage depths, as the official code does by
-# MODEL.DEPTH; any other depth uses the ResNet-50 rule.
-OFFICIAL_BY_DEPTHS = {
-    (3, 4, 6, 3): "5_blocks",
-    (3, 4, 23, 3): "official_r101",
+# Names that resolve by the stage depths, as the official code does by
+# MODEL.DEPTH: "official" is the R50 rule except on ResNet-101, and the paper's
+# "5 blocks" on ResNet-101 are the official R101 blocks ("corresponding"
+# blocks, Sec. 4.2). Any other depth keeps the name's own row.
+DEPTH_ALIASES = {
+    "official": {(3, 4, 23, 3): "official_r101"},
+    "5_blocks": {(3, 4, 23, 3): "official_r101"},
 }
 
 
@@ -122,9 +124,9 @@ def resolve_placement(placement, depths, first_stage=2):
     if placement is None:
         return {}
     if isinstance(placement, str):
-        name = placement
+        name = DEPTH_ALIASES.get(placement, {}).get(depths, placement)
         if name == "official":
-            name = OFFICIAL_BY_DEPTHS.get(depths, "5_blocks")
+            name = "5_blocks"
         if name not in PLACEMENT_PRESETS:
             raise ValueError(
                 "`nonlocal_placement` must be None, a dict {stage: blocks} or one of "
