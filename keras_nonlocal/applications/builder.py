@@ -191,7 +191,8 @@ def NonLocalResNet(
         raise ValueError(f"`dropout_rate` must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
     setting = get_input_setting(input_setting) if video else None
     validation.validate_weights(
-        weights, model_name, include_top, classes, input_setting=setting.name if setting else None
+        weights, model_name, include_top, classes,
+        input_setting=setting.name if setting else None, video=video,
     )
     pattern = get_temporal_pattern(temporal_pattern, len(depths)) if video else None
     inflated_branch = get_inflation(inflation)

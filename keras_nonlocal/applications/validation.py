@@ -13,7 +13,23 @@ from keras_nonlocal.applications import presets
 _URL_PREFIXES = ("http://", "https://", "gs://", "s3://")
 
 
-def validate_weights(weights, model_name, include_top, classes, input_setting=None):
+def _official_checkpoint_accepted(weights, include_top, classes):
+    """Whether the weights package accepts `weights` (e.g. an official file name)."""
+    try:
+        from keras_nonlocal.weights import validate_weights_argument
+    except ImportError:
+        return False
+    try:
+        validate_weights_argument(weights, include_top=include_top, classes=classes)
+    except ValueError as error:
+        if "`classes`" in str(error):  # a known checkpoint with the wrong head size
+            raise
+        return False
+    return True
+
+
+def validate_weights(weights, model_name, include_top, classes, input_setting=None,
+                     video=True):
     """Checks `weights` (and `classes` for pretrained heads), keras-style.
 
     Args:
@@ -25,6 +41,9 @@ def validate_weights(weights, model_name, include_top, classes, input_setting=No
         classes: number of classes of the classifier.
         input_setting: name of the video input setting; Kinetics presets
             exist per setting.
+        video: whether the model is a video model. Video models initialised
+            from `"imagenet"` get a new classifier of any size (the official
+            fine-tuning recipe), so `classes` is only checked for images.
     """
     if weights is None:
         return
@@ -46,7 +65,8 @@ def validate_weights(weights, model_name, include_top, classes, input_setting=No
                 "the path to a weights file."
             )
         expected = presets.PRESET_CLASSES[weights]
-        if include_top and classes != expected:
+        new_head = video and weights == "imagenet"
+        if include_top and classes != expected and not new_head:
             raise ValueError(
                 f'If using `weights="{weights}"` with `include_top=True`, '
                 f"`classes` should be {expected}.  Received classes={classes}"
@@ -54,12 +74,14 @@ def validate_weights(weights, model_name, include_top, classes, input_setting=No
         if weights == "kinetics400":
             presets.preset_source(model_name, weights, input_setting)
         return
-    if weights.startswith(_URL_PREFIXES) or os.path.exists(weights):
+    if weights.startswith(_URL_PREFIXES) or os.path.exists(os.path.expanduser(weights)):
+        return
+    if _official_checkpoint_accepted(weights, include_top, classes):
         return
     raise ValueError(
         "The `weights` argument should be either `None` (random initialization), "
-        f"a preset name ({', '.join(sorted(presets.PRESET_CLASSES))}), a URL, or "
-        "the path to the weights file to be loaded. "
+        f"a preset name ({', '.join(sorted(presets.PRESET_CLASSES))}), an official "
+        "checkpoint name, a URL, or the path to the weights file to be loaded. "
         f"Received: weights={weights!r} (no such file)"
     )
 

@@ -121,7 +121,8 @@ def test_nonlocal_options_pass_through_to_every_block():
         (dict(weights="kinetics"), "The `weights` argument should be either"),
         (dict(weights=3), "The `weights` argument should be either"),
         (dict(weights="kinetics400", classes=10), "`classes` should be 400"),
-        (dict(weights="imagenet", classes=400), "`classes` should be 1000"),
+        (dict(weights="i3d_nonlocal_32x2_IN_pretrain_400k", classes=10), "`classes` should be 400"),
+        (dict(weights="imagenet", classes=10, model="nl_resnet50"), "`classes` should be 1000"),
         (dict(weights="kinetics400", classifier_activation="relu"), "Only `None` and `softmax`"),
         (dict(weights="kinetics400", input_setting="128x1", model="nl_c2d_r50"), "not for input_setting='128x1'"),
         (dict(weights="kinetics400", model="i3d_r101"), "No 'kinetics400' weights for model"),
@@ -151,6 +152,15 @@ def test_bad_arguments_raise_clear_errors_before_building(kwargs, message, monke
     assert not built
 
 
+def test_official_checkpoint_names_are_accepted_as_weights(monkeypatch):
+    import keras_nonlocal.weights as weights_pkg
+
+    calls = []
+    monkeypatch.setattr(weights_pkg, "load_weights", lambda model, weights, **kw: calls.append(weights))
+    NonLocalResNet(**tiny_kwargs(weights="i3d_baseline_8x8_IN_pretrain_400k"))
+    assert calls == ["i3d_baseline_8x8_IN_pretrain_400k"]
+
+
 def test_preset_weights_need_a_zoo_name():
     with pytest.raises(ValueError, match="a custom model"):
         NonLocalResNet(**tiny_kwargs(weights="kinetics400"))
@@ -171,6 +181,9 @@ def test_weights_are_loaded_through_the_single_hook(monkeypatch, tmp_path):
     path = tmp_path / "mine.weights.h5"
     path.write_bytes(b"")
     get_model("i3d_r50", weights=str(path), include_top=False, **small)
+    get_model("nl_i3d_r50", weights="imagenet", **small)  # video: a new 400-way head
+    assert calls[-1][2] == dict(model_name="nl_i3d_r50", include_top=True, classes=400)
+    calls.pop()
     assert calls == [
         ("nl_i3d_r50", "kinetics400", dict(model_name="nl_i3d_r50", include_top=True, classes=400)),
         ("i3d_r50", str(path), dict(model_name="i3d_r50", include_top=False, classes=400)),
