@@ -23,6 +23,7 @@ from keras_nonlocal.weights.inflation import inflate_kernel
 from keras_nonlocal.weights.loading import PRESETS
 from keras_nonlocal.weights.loading import WeightsIntegrityError
 from keras_nonlocal.weights.loading import convert_checkpoint
+from keras_nonlocal.weights.loading import fetch_official_checkpoint
 from keras_nonlocal.weights.loading import load_weights
 from keras_nonlocal.weights.loading import validate_weights_argument
 from keras_nonlocal.weights.mapping import OFFICIAL_BN_EPSILON
@@ -51,6 +52,7 @@ __all__ = [
     "apply_mapping",
     "cache_root",
     "convert_checkpoint",
+    "fetch_official_checkpoint",
     "inflate_kernel",
     "load_weights",
     "official_checkpoint",

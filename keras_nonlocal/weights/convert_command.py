@@ -66,7 +66,7 @@ def add_arguments(parser):
 
 
 def _checkpoint_path(checkpoint):
-    from keras_nonlocal.weights import loading
+    from keras_nonlocal.weights import fetch_official_checkpoint
     from keras_nonlocal.weights import sources
 
     if os.path.isfile(checkpoint):
@@ -79,8 +79,7 @@ def _checkpoint_path(checkpoint):
             f"{checkpoint!r} is neither a file nor an official checkpoint name; "
             f"known names: {', '.join(sorted(sources.OFFICIAL_CHECKPOINTS))}."
         )
-    path, _ = loading._official_checkpoint(row.file_name, None, None, progress=True)
-    return path, row
+    return fetch_official_checkpoint(row.name), row
 
 
 def _default_model(row):

@@ -412,6 +412,37 @@ def validate_weights_argument(weights, include_top=True, classes=None):
         )
 
 
+def fetch_official_checkpoint(name, cache_dir=None, base_urls=None, progress=True):
+    """Downloads (once) an official `.pkl` into the cache and returns its path.
+
+    The file is read with the restricted unpickler before it is returned, so
+    a truncated cached copy is replaced; its structure is verified when it is
+    mapped onto a model.
+
+    Args:
+        name: an official file name, with or without `.pkl`
+            (see `keras_nonlocal.weights.OFFICIAL_CHECKPOINTS`).
+        cache_dir: base directory of the cache instead of `$KERAS_HOME`.
+        base_urls: download hosts instead of the official ones.
+        progress: show a progress bar.
+
+    Returns:
+        The path of the cached `.pkl`.
+
+    Raises:
+        ValueError: if `name` is not an official file.
+        WeightsDownloadError: if no host delivers it.
+
+    Example:
+
+    >>> fetch_official_checkpoint("c2d_baseline_8x8_IN_pretrain_400k")  # doctest: +SKIP
+    '/home/me/.keras/models/keras_nonlocal/official/c2d_baseline_8x8_IN_pretrain_400k.pkl'
+    """
+    row = sources.official_checkpoint(name)
+    path, _ = _official_checkpoint(row.file_name, cache_dir, base_urls, progress)
+    return path
+
+
 def convert_checkpoint(model, checkpoint_path, output=None, include_top=None,
                        inflate=False, overwrite=False, verbose=False):
     """Loads an official `.pkl` into a model and optionally saves it.
