@@ -95,6 +95,44 @@ def compile_model(model, recipe, logits=False, optimizer=None):
     return model
 
 
+class _MultiWorkerModel(keras.Model):
+    """The same functional graph, trainable under `MultiWorkerMirroredStrategy`.
+
+    Two spots of Keras' TensorFlow trainer fail across workers:
+
+    - `fit` builds the loss and metrics from a first batch that it averages
+      over replicas with `strategy.reduce` ("unsupported type PerReplica");
+      here they are built from the dataset's `element_spec` instead.
+    - each step's logs are averaged with `strategy.reduce("MEAN", v, axis=0)`,
+      which rejects scalars; every log gets a leading axis of 1, so the same
+      reduction becomes a plain mean over the workers.
+    """
+
+    def train_step(self, data):
+        return {k: keras.ops.expand_dims(v, 0) for k, v in super().train_step(data).items()}
+
+    def test_step(self, data):
+        return {k: keras.ops.expand_dims(v, 0) for k, v in super().test_step(data).items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=self._data_spec)
+            if self.optimizer is not None and not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
+
+
+def _is_multi_worker(strategy):
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _for_multi_worker(model, train_ds):
+    wrapped = _MultiWorkerModel(inputs=model.inputs, outputs=model.outputs, name=model.name)
+    wrapped._data_spec = train_ds.element_spec
+    return wrapped
+
+
 def _callbacks(output_dir, recipe, chief, extra):
     os.makedirs(output_dir, exist_ok=True)
     result = [
@@ -217,6 +255,8 @@ def train(
                 model = model()
             if not isinstance(model, keras.Model):
                 raise ValueError(f"`model` did not give a keras.Model. Received: {model!r}")
+            if _is_multi_worker(strategy):
+                model = _for_multi_worker(model, train_ds)
             compile_model(model, recipe, logits=logits)
     finally:
         if policy:
@@ -224,6 +264,8 @@ def train(
 
     if verbose == "auto":
         verbose = 1 if chief else 2
+    # Outside the scope: a callback that creates a variable on the chief only
+    # (saving does) must not start a cross-worker broadcast.
     history = model.fit(
         train_ds.repeat(),
         epochs=recipe.epochs,
