@@ -132,6 +132,36 @@ def kinetics_file_for(model, model_name=None, input_setting=None):
     ).file_name
 
 
+def _check_build_kwargs(model, model_name, input_setting):
+    # The long-clip non-local models attend within groups of frames; weights
+    # load into a model built without that, but it would not compute what the
+    # official model computes.
+    presets = _presets_module()
+    if presets is None or model_name not in getattr(presets, "WEIGHT_PRESETS", {}):
+        return
+    setting = input_setting or _infer_input_setting(model)
+    try:
+        source = presets.preset_source(model_name, "kinetics400", setting)
+    except ValueError:
+        return
+    stage_kwargs = source.get("build_kwargs", {}).get("nonlocal_stage_kwargs", {})
+    for stage, kwargs in stage_kwargs.items():
+        for layer in model.layers:
+            if not layer.name.startswith(f"nonlocal_conv{stage}_"):
+                continue
+            wrong = {k: getattr(layer, k, None) for k, v in kwargs.items()
+                     if getattr(layer, k, None) != v}
+            if wrong:
+                warnings.warn(
+                    f"{source['file']} was trained with {kwargs} in the non-local "
+                    f"blocks of res{stage}, but {layer.name} has {wrong}; its "
+                    "outputs will differ from the official model's. Build it with "
+                    f"nonlocal_stage_kwargs={stage_kwargs}.",
+                    stacklevel=3,
+                )
+                return
+
+
 def _model_depth(model):
     blocks = set()
     for layer in model.layers:
@@ -592,6 +622,8 @@ def load_weights(
     if weights == "kinetics400" or (_official_stem(weights) and not os.path.exists(weights)):
         if weights == "kinetics400":
             file_name = checkpoint or kinetics_file_for(model, model_name, input_setting)
+            if checkpoint is None:
+                _check_build_kwargs(model, model_name, input_setting)
         else:
             file_name = weights
         file_name = file_name if file_name.endswith(".pkl") else file_name + ".pkl"

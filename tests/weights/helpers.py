@@ -94,7 +94,8 @@ SMALL_INPUT = (4, 8, 8, 3)
 SMALL = dict(stem=8, width=4, out=16, classes=5, t_stem=3, t_a=3)
 
 
-def small_blobs(seed=0, affine=False, nonlocal_affine=None, image=False, classes=SMALL["classes"]):
+def small_blobs(seed=0, affine=False, nonlocal_affine=None, image=False, classes=SMALL["classes"],
+                nonlocal_name="nonlocal_conv2_0"):
     """Official-format blobs of `small_model` (2-D kernels with `image`)."""
     m = BlobMaker(seed, affine=affine)
     s, w, o = SMALL["stem"], SMALL["width"], SMALL["out"]
@@ -114,12 +115,13 @@ def small_blobs(seed=0, affine=False, nonlocal_affine=None, image=False, classes
     m.bn("res2_0_branch1_bn", o)
     if not image:
         m.affine = affine if nonlocal_affine is None else nonlocal_affine
-        m.nonlocal_block("nonlocal_conv2_0", o)
+        m.nonlocal_block(nonlocal_name, o)
     m.pred(classes, o)
     return m.blobs
 
 
-def small_model(norm="batch_norm", include_top=True, classes=SMALL["classes"], nonlocal_norm=None):
+def small_model(norm="batch_norm", include_top=True, classes=SMALL["classes"], nonlocal_norm=None,
+                nonlocal_name="nonlocal_conv2_0", **nonlocal_kwargs):
     """A tiny video model whose layer names are the official prefixes.
 
     Args:
@@ -148,7 +150,7 @@ def small_model(norm="batch_norm", include_top=True, classes=SMALL["classes"], n
     c = normalise(conv(b, o, (1, 1, 1), 1, "res2_0_branch2c"), "res2_0_branch2c_bn")
     short = normalise(conv(x, o, (1, 1, 1), 1, "res2_0_branch1"), "res2_0_branch1_bn")
     x = keras.layers.ReLU()(keras.layers.Add()([c, short]))
-    x = NonLocalBlock(norm=nonlocal_norm, bn_epsilon=EPS, name="nonlocal_conv2_0")(x)
+    x = NonLocalBlock(norm=nonlocal_norm, bn_epsilon=EPS, name=nonlocal_name, **nonlocal_kwargs)(x)
     x = keras.layers.GlobalAveragePooling3D(name="pool5")(x)
     if include_top:
         x = keras.layers.Dense(classes, name="pred")(x)

@@ -164,6 +164,18 @@ def test_affine_long_clip_checkpoint_loads_into_batchnorm(server, keras_home):
     _check(model, blobs)
 
 
+def test_long_clip_preset_warns_when_blocks_attend_across_groups(server, keras_home):
+    name = "i3d_nonlocal_32x4_I3D_pretrain_400k.pkl"
+    helpers.write_checkpoint(server.path(name), helpers.small_blobs(affine=True, nonlocal_name="nonlocal_conv3_0"))
+    model = helpers.small_model(nonlocal_name="nonlocal_conv3_0")
+    with pytest.warns(UserWarning, match="group_size"):
+        load_weights(model, "kinetics400", model_name="nl_i3d_r50", input_setting="32x4", progress=False)
+    grouped = helpers.small_model(nonlocal_name="nonlocal_conv3_0", group_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        load_weights(grouped, "kinetics400", model_name="nl_i3d_r50", input_setting="32x4", progress=False)
+
+
 def test_include_top_false_loads_the_backbone_only(server, keras_home):
     blobs = _serve_small(server)
     model = helpers.small_model(include_top=False)
