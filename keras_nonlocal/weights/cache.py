@@ -89,6 +89,13 @@ def cache_path(subdir, file_name, cache_dir=None):
 def sha256_file(path, chunk_size=1 << 20):
     """The SHA-256 of a file, as a hex string.
 
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+
+    Returns:
+        The lowercase hex digest.
+
     Example:
 
     >>> sha256_file("/dev/null")
@@ -102,7 +109,19 @@ def sha256_file(path, chunk_size=1 << 20):
 
 
 def record_path(path):
-    """Where the record of a cached file lives: `<path>.json`."""
+    """Where the record of a cached file lives.
+
+    Args:
+        path: the cached file.
+
+    Returns:
+        `<path>.json`.
+
+    Example:
+
+    >>> record_path("/c/official/a.pkl")
+    '/c/official/a.pkl.json'
+    """
     return path + ".json"
 
 
@@ -127,6 +146,14 @@ def write_atomic(path, data):
     """Writes bytes to `path` through a temporary file and `os.replace`.
 
     A crash leaves either the old file or the new one, never a partial one.
+
+    Args:
+        path: the destination; its directory is created.
+        data: the bytes to write.
+
+    Example:
+
+    >>> write_atomic("/tmp/k/note.json", b"{}")  # doctest: +SKIP
     """
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
@@ -161,8 +188,17 @@ def write_record(path, sha256=None, **fields):
 def expected_sha256(path, known=None):
     """The hash a cached file must have: the known one, else the recorded one.
 
+    Args:
+        path: the cached file.
+        known: a hash known in advance (e.g. from `sources.py`), or `None`.
+
     Returns:
         A hex string, or `None` when nothing is known or recorded.
+
+    Example:
+
+    >>> expected_sha256("/nonexistent.pkl", known="ab" * 32) == "ab" * 32
+    True
     """
     return known or read_record(path).get("sha256")
 
@@ -171,6 +207,18 @@ def is_intact(path, known=None):
     """Whether a cached file exists and matches its known or recorded hash.
 
     A file without any hash to check counts as intact (it is verified by use).
+
+    Args:
+        path: the cached file.
+        known: a hash known in advance, or `None`.
+
+    Returns:
+        A bool.
+
+    Example:
+
+    >>> is_intact("/nonexistent.pkl")
+    False
     """
     if not os.path.isfile(path):
         return False
@@ -179,7 +227,15 @@ def is_intact(path, known=None):
 
 
 def discard(path):
-    """Deletes a cached file and its record, if present."""
+    """Deletes a cached file and its record, if present.
+
+    Args:
+        path: the cached file.
+
+    Example:
+
+    >>> discard("/tmp/k/models/keras_nonlocal/official/a.pkl")  # doctest: +SKIP
+    """
     _remove(path)
     _remove(record_path(path))
 
