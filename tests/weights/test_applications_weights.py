@@ -67,14 +67,13 @@ def test_c2d_r50_paper_setting_backbone_only(server, keras_home):
     _assert_close(probe.predict(x, verbose=0), expected)
 
 
-def test_i3d_r50_long_clip_affine_checkpoint_from_a_local_path(tmp_path, keras_home):
+def test_i3d_r50_long_clip_affine_checkpoint_by_official_name(server, keras_home):
     blobs = helpers.official_resnet_blobs(seed=2, arch="i3d", affine=True)
     assert not any(name.endswith("_riv") for name in blobs)
-    path = tmp_path / "i3d_baseline_32x4_I3D_pretrain_400k.pkl"
-    _write(path, blobs)
+    _write(server.path("i3d_baseline_32x4_I3D_pretrain_400k.pkl"), blobs)
     model = applications.get_model(
-        "i3d_r50", input_setting="32x4", input_shape=INPUT, weights=str(path),
-        classifier_activation=None,
+        "i3d_r50", input_setting="32x4", input_shape=INPUT,
+        weights="i3d_baseline_32x4_I3D_pretrain_400k", classifier_activation=None,
     )
     bn = model.get_layer("res3_2_branch2b_bn")
     np.testing.assert_array_equal(np.asarray(bn.moving_mean), 0.0)
