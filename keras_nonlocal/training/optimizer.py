@@ -98,6 +98,9 @@ class MomentumSGD(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(variables)
+        # Decided here, on the Keras variables: on TensorFlow, `update_step`
+        # receives the backend variables, which do not carry the layer path.
+        self._bn_keys = {self._var_key(v) for v in variables if self.is_bn_variable(v)}
         self.momentums = []
         if self.momentum:
             self.momentums = self.add_optimizer_variables(variables, "momentum")
@@ -117,7 +120,7 @@ class MomentumSGD(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        decay = self.bn_l2 if self.is_bn_variable(variable) else self.l2
+        decay = self.bn_l2 if self._var_key(variable) in self._bn_keys else self.l2
         if decay:
             gradient = ops.add(gradient, ops.multiply(variable, ops.cast(decay, variable.dtype)))
         if not self.momentum:

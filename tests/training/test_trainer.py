@@ -1,0 +1,144 @@
+"""`train` in process: tiny models, a few steps, every output in place."""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_nonlocal.training import build_model
+from keras_nonlocal.training import read_events
+from keras_nonlocal.training import train
+from tests.training import helpers
+
+
+def _dataset(n=16, batch=4):
+    clips, labels = helpers.learnable_clips(n)
+    return tf.data.Dataset.from_tensor_slices((clips, labels)).batch(batch)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train")
+    recipe = helpers.tiny_recipe(max_steps=12, checkpoint_every=4, eval_every=8)
+    run = train("nl_i3d_r50", _dataset(), _dataset(8), recipe=recipe, classes=3, output_dir=str(out),
+                verbose=0, model_kwargs=helpers.TINY_NL_MODEL_KWARGS)
+    return run, out
+
+
+def test_training_runs_max_steps_and_the_loss_falls(trained):
+    run, _ = trained
+    assert (run.initial_step, run.final_step) == (0, 12)
+    losses = run.history.history["loss"]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+
+
+def test_outputs_are_written(trained):
+    _, out = trained
+    for name in ("recipe.json", "events.jsonl", "training_log.csv", "final.weights.h5", "backup"):
+        assert (out / name).exists(), name
+    assert sorted(os.listdir(out / "checkpoints")) == [f"ckpt-000{i}.weights.h5" for i in (1, 2, 3)]
+    assert any(files for _, _, files in os.walk(out / "tensorboard"))
+
+
+def test_csv_log_records_learning_rate_and_validation_every_eval_period(trained):
+    _, out = trained
+    with open(out / "training_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([0.05] * 3)
+    validated = [r["epoch"] for r in rows if r.get("val_loss") not in (None, "", "NA")]
+    assert validated == ["1"]  # eval_every=8 steps = every 2nd period of 4
+
+
+def test_events_record_the_global_step_per_period(trained):
+    _, out = trained
+    steps = [e["step"] for e in read_events(out / "events.jsonl") if e["event"] == "epoch_end"]
+    assert steps == [4, 8, 12]
+
+
+def test_rerunning_a_finished_run_does_not_train_again(trained, tmp_path):
+    _, out = trained
+    recipe = helpers.tiny_recipe(max_steps=12, checkpoint_every=4, eval_every=8)
+    run = train("nl_i3d_r50", _dataset(), recipe=recipe, classes=3, output_dir=str(out), verbose=0,
+                model_kwargs=helpers.TINY_NL_MODEL_KWARGS)
+    assert (run.initial_step, run.final_step) == (12, 12)
+
+
+def test_fine_tuning_puts_a_new_head_on_trained_weights(trained, tmp_path):
+    run, out = trained
+    recipe = helpers.tiny_recipe()
+    model = build_model("nl_i3d_r50", classes=7, recipe=recipe, weights=str(out / "final.weights.h5"),
+                        **helpers.TINY_NL_MODEL_KWARGS)
+    assert model.output_shape == (None, 7)
+    np.testing.assert_array_equal(model.get_layer("conv1").get_weights()[0],
+                                  run.model.get_layer("conv1").get_weights()[0])
+
+
+def test_preset_weights_with_other_classes_get_a_new_head(monkeypatch):
+    calls = []
+
+    def fake_load_weights(model, weights, **kwargs):
+        calls.append((weights, kwargs.get("include_top")))
+        return model
+
+    import keras_nonlocal.weights
+
+    monkeypatch.setattr(keras_nonlocal.weights, "load_weights", fake_load_weights)
+    model = build_model("i3d_r50", classes=10, recipe=helpers.tiny_recipe(), weights="kinetics400",
+                        **helpers.TINY_MODEL_KWARGS)
+    assert calls == [("kinetics400", False)]
+    assert model.output_shape == (None, 10)
+    assert model.get_layer("pred").units == 10
+    assert model.get_layer("pool5_dropout").rate == 0.5
+
+
+def test_freeze_bn_recipe_freezes_every_batch_norm():
+    model = build_model("nl_i3d_r50", classes=3, recipe=helpers.tiny_recipe(freeze_bn=True),
+                        **helpers.TINY_NL_MODEL_KWARGS)
+    bns = [l for l in model._flatten_layers(include_self=False) if isinstance(l, keras.layers.BatchNormalization)]
+    assert bns and not any(l.trainable for l in bns)
+    assert any("nonlocal" in l.path for l in bns)
+
+
+def test_mixed_precision_trains_in_low_precision_and_restores_the_policy(tmp_path):
+    # bfloat16 here: the CPU has no float16 MaxPool3D kernel (mixed_float16 is for GPUs).
+    recipe = helpers.tiny_recipe(max_steps=2, checkpoint_every=2)
+    run = train("i3d_r50", _dataset(8), recipe=recipe, classes=3, output_dir=str(tmp_path), verbose=0,
+                mixed_precision="mixed_bfloat16", model_kwargs=helpers.TINY_MODEL_KWARGS)
+    assert run.model.get_layer("conv1").compute_dtype == "bfloat16"
+    assert run.model.get_layer("conv1").kernel.dtype == "float32"
+    assert run.model.output.dtype == "float32"
+    assert np.isfinite(run.history.history["loss"]).all()
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_mixed_float16_compiles_with_loss_scaling():
+    from keras_nonlocal.training import compile_model
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build_model("i3d_r50", classes=3, recipe=helpers.tiny_recipe(), **helpers.TINY_MODEL_KWARGS)
+        compile_model(model, helpers.tiny_recipe())
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.get_layer("conv1").compute_dtype == "float16"
+
+
+def test_bad_mixed_precision_value_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="mixed_precision"):
+        train("i3d_r50", _dataset(), recipe=helpers.tiny_recipe(), classes=3, output_dir=str(tmp_path),
+              mixed_precision="float8")
+
+
+def test_zoo_name_without_classes_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="classes"):
+        train("i3d_r50", _dataset(), recipe=helpers.tiny_recipe(), output_dir=str(tmp_path))
+
+
+def test_unknown_model_name_is_refused():
+    with pytest.raises(ValueError, match="Unknown model name 'i4d'"):
+        build_model("i4d", classes=3, recipe=helpers.tiny_recipe())
