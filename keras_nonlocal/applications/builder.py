@@ -45,6 +45,18 @@ def _check_depths_widths(depths, widths, stage_strides, expansion):
     return depths, widths, stage_strides
 
 
+def _preset_build_kwargs(weights, model_name, setting):
+    """Builder arguments that the Kinetics checkpoint of this model requires."""
+    if weights != "kinetics400" or model_name is None or setting is None:
+        return {}
+    from keras_nonlocal.applications.presets import preset_source
+
+    try:
+        return preset_source(model_name, weights, setting.name).get("build_kwargs", {})
+    except ValueError:
+        return {}  # validate_weights has already reported a missing preset
+
+
 def _check_nonlocal_kwargs(kwargs, argument):
     if kwargs is None:
         return {}
@@ -203,6 +215,11 @@ def NonLocalResNet(
     stage_nl_kwargs = {}
     for stage, kwargs in (nonlocal_stage_kwargs or {}).items():
         stage_nl_kwargs[stage] = _check_nonlocal_kwargs(kwargs, f"nonlocal_stage_kwargs[{stage}]")
+    # A checkpoint can require block settings (the long-clip models attend in
+    # groups of 4 frames in res3); the user's own settings still win.
+    preset = _preset_build_kwargs(weights, model_name, setting)
+    for stage, kwargs in preset.get("nonlocal_stage_kwargs", {}).items():
+        stage_nl_kwargs[stage] = {**kwargs, **stage_nl_kwargs.get(stage, {})}
 
     if video:
         default_shape = (setting.frames, 224, 224, 3)
@@ -284,7 +301,14 @@ def NonLocalResNet(
     if weights is not None:
         from keras_nonlocal.weights import load_weights
 
-        load_weights(model, weights, model_name=model_name, include_top=include_top, classes=classes)
+        load_weights(
+            model,
+            weights,
+            model_name=model_name,
+            include_top=include_top,
+            classes=classes,
+            input_setting=setting.name if setting else None,
+        )
     return model
 
 

@@ -116,3 +116,20 @@ def applications_probe(model, layer_name):
     import keras
 
     return keras.Model(model.input, model.get_layer(layer_name).output)
+
+
+def test_nl_long_clip_preset_builds_grouped_res3_blocks(server, keras_home):
+    import warnings
+
+    blobs = helpers.official_resnet_blobs(seed=4, arch="i3d", nonlocal_blocks=True, affine=True)
+    _write(server.path("i3d_nonlocal_32x4_I3D_pretrain_400k.pkl"), blobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "attends across groups" warning
+        model = applications.get_model(
+            "nl_i3d_r50", input_setting="32x4", input_shape=(8, 32, 32, 3),
+            weights="kinetics400", classifier_activation=None,
+        )
+    assert model.get_layer("nonlocal_conv3_1").group_size == 4
+    assert model.get_layer("nonlocal_conv3_3").group_size == 4
+    assert model.get_layer("nonlocal_conv4_1").group_size is None
+    helpers.assert_weights_equal_blobs(model, blobs)
