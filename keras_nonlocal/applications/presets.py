@@ -16,11 +16,7 @@ names of `keras_nonlocal.applications.list_models()`.
 The official code and models are released under CC-BY-NC 4.0.
 """
 
-# Current host first, then the same bucket's former address.
-HOSTS = (
-    "https://dl.fbaipublicfiles.com/video-nonlocal/",
-    "https://s3.amazonaws.com/video-nonlocal/",
-)
+# The hosts of these files are `keras_nonlocal.weights.sources.BASE_URLS`.
 IMAGENET_ARCHIVE = "pretrained_model.tar.gz"
 
 # Classes of each preset's `pred` layer.

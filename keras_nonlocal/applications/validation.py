@@ -9,8 +9,8 @@ import os
 import keras
 
 from keras_nonlocal.applications import presets
+from keras_nonlocal.weights.sources import URL_SCHEMES
 
-_URL_PREFIXES = ("http://", "https://", "gs://", "s3://")
 
 
 def _official_checkpoint_accepted(weights, include_top, classes):
@@ -74,7 +74,7 @@ def validate_weights(weights, model_name, include_top, classes, input_setting=No
         if weights == "kinetics400":
             presets.preset_source(model_name, weights, input_setting)
         return
-    if weights.startswith(_URL_PREFIXES) or os.path.exists(os.path.expanduser(weights)):
+    if weights.startswith(URL_SCHEMES) or os.path.exists(os.path.expanduser(weights)):
         return
     if _official_checkpoint_accepted(weights, include_top, classes):
         return

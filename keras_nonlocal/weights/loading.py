@@ -40,7 +40,7 @@ from keras_nonlocal.weights.safe_pickle import UnsafePickleError
 
 PRESETS = {"kinetics400": 400, "imagenet": 1000}
 
-_URL_SCHEMES = ("http://", "https://", "file://")
+_URL_SCHEMES = sources.URL_SCHEMES
 
 # The ImageNet ResNets hold only the 2-D backbone; blobs that are not backbone
 # (an ImageNet classifier under another name, say) are ignored, not an error.

@@ -20,6 +20,9 @@ BASE_URLS = (
     "https://s3.amazonaws.com/video-nonlocal/",
 )
 
+# URL schemes `weights=` accepts (fetched by `download.fetch_url`).
+URL_SCHEMES = ("http://", "https://", "file://")
+
 # Overrides `BASE_URLS` (comma or whitespace separated), e.g. for a mirror or a
 # local test server.
 BASE_URLS_ENV = "KERAS_NONLOCAL_WEIGHTS_BASE_URLS"

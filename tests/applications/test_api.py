@@ -182,9 +182,13 @@ def test_weights_are_loaded_through_the_single_hook(monkeypatch, tmp_path):
     path.write_bytes(b"")
     get_model("i3d_r50", weights=str(path), include_top=False, **small)
     get_model("nl_i3d_r50", weights="imagenet", **small)  # video: a new 400-way head
-    assert calls[-1][2] == dict(model_name="nl_i3d_r50", include_top=True, classes=400)
+    assert calls[-1][2] == dict(
+        model_name="nl_i3d_r50", include_top=True, classes=400, input_setting="32x2"
+    )
     calls.pop()
     assert calls == [
-        ("nl_i3d_r50", "kinetics400", dict(model_name="nl_i3d_r50", include_top=True, classes=400)),
-        ("i3d_r50", str(path), dict(model_name="i3d_r50", include_top=False, classes=400)),
+        ("nl_i3d_r50", "kinetics400", dict(
+            model_name="nl_i3d_r50", include_top=True, classes=400, input_setting="8x8")),
+        ("i3d_r50", str(path), dict(
+            model_name="i3d_r50", include_top=False, classes=400, input_setting="32x2")),
     ]
