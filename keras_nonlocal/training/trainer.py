@@ -29,6 +29,7 @@ import keras
 
 from keras_nonlocal.training import callbacks as callbacks_lib
 from keras_nonlocal.training.model_factory import build_model
+from keras_nonlocal.training.model_factory import freeze_batch_norm
 from keras_nonlocal.training.optimizer import build_optimizer
 from keras_nonlocal.training.recipe import Recipe
 from keras_nonlocal.training.recipe import get_recipe
@@ -231,7 +232,8 @@ def train(
         raise ValueError("`classes` is required when `model` is a zoo name. Received: classes=None")
     if train_ds is None:
         raise ValueError("`train_ds` is required. Received: train_ds=None")
-    index, num_workers = worker_info(strategy)
+    policy = _policy(mixed_precision)
+    index, _ = worker_info(strategy)
     chief = index == 0
     own_dir = os.fspath(output_dir)
     if not chief:
@@ -241,7 +243,6 @@ def train(
         with open(os.path.join(own_dir, "recipe.json"), "w", encoding="utf-8") as f:
             json.dump(recipe.to_dict(), f, indent=2)
 
-    policy = _policy(mixed_precision)
     previous_policy = keras.config.dtype_policy()
     if policy:
         keras.config.set_dtype_policy(policy)
@@ -255,6 +256,8 @@ def train(
                 model = model()
             if not isinstance(model, keras.Model):
                 raise ValueError(f"`model` did not give a keras.Model. Received: {model!r}")
+            if recipe.freeze_bn:
+                freeze_batch_norm(model)
             if _is_multi_worker(strategy):
                 model = _for_multi_worker(model, train_ds)
             compile_model(model, recipe, logits=logits)
