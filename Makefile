@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-tensorflow test-backends test-tfio bench clean
+.PHONY: install demo test test-tensorflow test-backends test-tfio docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,tune,video,backends]"
+	$(PY) -m pip install --quiet -e ".[dev,tune,video,train,docs,backends]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,6 +33,9 @@ test-backends: $(STAMP)
 
 test-tfio:
 	PYTHON=$(PYTHON) bash .ci/tfio_env.sh
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict -d site
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_non_local.py

@@ -20,8 +20,9 @@ class Affine(keras.layers.Layer):
 
     Example:
 
+    >>> import numpy as np
     >>> layer = Affine(gamma_initializer="ones")
-    >>> layer(np.ones((2, 3), "float32")).shape
+    >>> tuple(layer(np.ones((2, 3), "float32")).shape)
     (2, 3)
     """
 

@@ -98,7 +98,7 @@ class NonLocalBlock(keras.layers.Layer):
     >>> block = NonLocalBlock(mode="embedded_gaussian")
     >>> video = np.random.rand(2, 4, 14, 14, 64).astype("float32")
     >>> out = block(video)
-    >>> out.shape
+    >>> tuple(out.shape)
     (2, 4, 14, 14, 64)
     >>> bool(np.allclose(out, video))  # a new block is the identity
     True
@@ -440,7 +440,7 @@ class GaussianNonLocal(_FixedModeNonLocal):
     Example:
 
     >>> import numpy as np
-    >>> GaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    >>> tuple(GaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape)
     (1, 8, 8, 16)
     """
 
@@ -458,7 +458,7 @@ class EmbeddedGaussianNonLocal(_FixedModeNonLocal):
     Example:
 
     >>> import numpy as np
-    >>> EmbeddedGaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    >>> tuple(EmbeddedGaussianNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape)
     (1, 8, 8, 16)
     """
 
@@ -476,7 +476,7 @@ class DotProductNonLocal(_FixedModeNonLocal):
     Example:
 
     >>> import numpy as np
-    >>> DotProductNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    >>> tuple(DotProductNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape)
     (1, 8, 8, 16)
     """
 
@@ -495,7 +495,7 @@ class ConcatenationNonLocal(_FixedModeNonLocal):
     Example:
 
     >>> import numpy as np
-    >>> ConcatenationNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape
+    >>> tuple(ConcatenationNonLocal()(np.zeros((1, 8, 8, 16), "float32")).shape)
     (1, 8, 8, 16)
     """
 
