@@ -24,6 +24,8 @@ SHAPES = {
     "2x8x28x28x512": (2, 8, 28, 28, 512),
     "1x16x28x28x512": (1, 16, 28, 28, 512),
     "2x64x64x256": (2, 64, 64, 256),
+    "1x16x56x56x256": (1, 16, 56, 56, 256),
+    "1x32x56x56x256": (1, 32, 56, 56, 256),
 }
 QUICK_SHAPES = ("2x4x14x14x1024", "2x4x28x28x512")
 MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
@@ -80,8 +82,10 @@ def child(config):
     forward, forward_backward = layer_steps(layer, x, jit_compile=config.get("jit", False))
     result = {"backend": keras.backend.backend()}
     if not config.get("backward_only"):
-        result["fwd"] = median_seconds(forward, reps=config["reps"])
-    result["fwd_bwd"] = median_seconds(forward_backward, reps=config["reps"])
+        result["fwd"] = median_seconds(forward, reps=config["reps"], warmup=config.get("warmup", 2))
+    result["fwd_bwd"] = median_seconds(
+        forward_backward, reps=config["reps"], warmup=config.get("warmup", 2)
+    )
     result["peak_gib"] = peak_rss_gib()
     print(json.dumps(result))
 
