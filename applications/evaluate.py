@@ -8,7 +8,7 @@ try:
 except ImportError:  # a clone without `pip install -e .`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from keras_nonlocal.training.evaluate_command import main
+from keras_nonlocal.cli import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("evaluate", prog="evaluate.py"))

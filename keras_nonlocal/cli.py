@@ -40,10 +40,41 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in _available_commands().items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        command = importlib.import_module(module)
+        sub = subparsers.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=command.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(sub)
+        command.add_arguments(sub)
     return parser
+
+
+def run_command(name, argv=None, prog=None):
+    """Runs one subcommand as a stand-alone program (the `applications/` scripts).
+
+    Args:
+        name: the subcommand, e.g. `"train"`.
+        argv: its arguments, without the program name. Defaults to
+            `sys.argv[1:]`.
+        prog: the program name shown in usage lines.
+
+    Returns:
+        The process exit status.
+    """
+    module, help_text = _COMMANDS[name]
+    command = importlib.import_module(module)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=help_text,
+        epilog=command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_arguments(parser)
+    return int(command.run(parser.parse_args(argv)) or 0)
 
 
 def main(argv=None):

@@ -171,21 +171,3 @@ def run(args):
     )
     print(f"report: {os.path.join(output_dir, 'results.json')}")
     return 0
-
-
-def main(argv=None):
-    """Runs `evaluate` as a stand-alone program (`applications/evaluate.py`).
-
-    Args:
-        argv: arguments without the program name.
-
-    Returns:
-        The exit status.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[7:]))
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

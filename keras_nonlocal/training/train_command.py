@@ -229,21 +229,3 @@ def run(args):
         f"outputs in {result.output_dir}"
     )
     return 0
-
-
-def main(argv=None):
-    """Runs `train` as a stand-alone program (`applications/train.py`).
-
-    Args:
-        argv: arguments without the program name.
-
-    Returns:
-        The exit status.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[6:]))
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -189,15 +189,3 @@ def build_parser():
     )
     add_arguments(parser)
     return parser
-
-
-def main(argv=None):
-    """Entry point of `applications/convert_checkpoint.py`.
-
-    Args:
-        argv: arguments without the program name (default `sys.argv[1:]`).
-
-    Returns:
-        The exit status.
-    """
-    return run(build_parser().parse_args(argv))
