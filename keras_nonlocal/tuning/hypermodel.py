@@ -86,7 +86,7 @@ class NonLocalHyperModel(keras_tuner.HyperModel):
         num_classes=2,
         input_shape=None,
         space=None,
-        learning_rate=3e-3,
+        learning_rate=1e-2,
         dropout_rate=0.0,
         nonlocal_kwargs=None,
         initial_values=None,

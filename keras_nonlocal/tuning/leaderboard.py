@@ -10,6 +10,9 @@ import glob
 import io
 import os
 
+from keras_nonlocal.layers import MODES
+from keras_nonlocal.tuning.search_space import STAGES
+
 COLUMNS = (
     ("rank", "rank"),
     ("trial", "trial_id"),
@@ -217,14 +220,15 @@ def summarize(rows):
         if "+" not in row["stages"]:
             groups["stage"].setdefault(row["stages"], []).append(row)
         groups["mode"].setdefault(row["mode"], []).append(row)
+    orders = {"stage": ("none",) + STAGES, "mode": ("baseline",) + tuple(MODES)}
     summary = {}
     for name, group in groups.items():
-        entries = []
-        for key, members in group.items():
-            best = members[0]  # rows are sorted best first
-            entries.append((key, best["score"], len(members)))
-        entries.sort(key=lambda e: (isinstance(e[0], str) and e[0] not in ("none", "baseline"), str(e[0]).zfill(4)))
-        summary[name] = entries
+        if name == "blocks":
+            keys = sorted(group)
+        else:
+            keys = [k for k in orders[name] if k in group]
+        # Rows are sorted best first, so a group's first row is its best.
+        summary[name] = [(key, group[key][0]["score"], len(group[key])) for key in keys]
     return summary
 
 

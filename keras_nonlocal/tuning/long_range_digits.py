@@ -7,7 +7,8 @@ download), upscaled bilinearly to `digit_size` × `digit_size`:
 
 - the first digit sits in one frame of the first half of the clip, the second
   in one frame of the second half;
-- the first digit sits in a random quadrant (with random jitter inside it),
+- the first digit sits in a random quadrant (filling it at the default
+  `digit_size=16`; smaller digits are placed at a random offset inside it),
   the second in the diagonally opposite quadrant: the two are far apart in
   space *and* time;
 - the label is 1 when both digits are of the same class, 0 otherwise. Exactly
@@ -113,7 +114,7 @@ def load_data(
     num_val=512,
     frames=4,
     size=32,
-    digit_size=12,
+    digit_size=16,
     digits=DEFAULT_DIGITS,
     val_fraction=0.3,
     seed=0,
@@ -128,7 +129,9 @@ def load_data(
             the first half, the second in the second half.
         size: frame height and width (>= 32, the backbones' minimum).
         digit_size: side of an upscaled digit; at most `size // 2`, so each
-            digit stays inside its quadrant.
+            digit stays inside its quadrant (default 16: a digit fills its
+            quadrant of a 32 × 32 frame, which the tiny backbone learns from
+            fastest).
         digits: the digit classes used (at least 2 distinct values in 0..9).
             With the default `(0, 1)` "same" is the XOR of two easy
             features; more classes make the task harder.

@@ -386,10 +386,14 @@ def run(args):
         return 2
     project_dir = os.path.join(args.directory, _project_name(args))
     objective = parse_objective(args.objective)
+    # Only the process that owns the oracle may clear the folder.
+    overwrite = args.overwrite and this_role != "worker"
+    if args.overwrite and this_role == "worker":
+        print("--overwrite is ignored on a worker (only the chief clears the results folder).",
+              file=sys.stderr)
     config = _search_config(args, data, hypermodel)
     try:
-        resumed = check_resume(project_dir, config, args.overwrite and this_role == "single",
-                               write=this_role != "worker" and not args.report_only)
+        resumed = check_resume(project_dir, config, overwrite, write=False)
     except ValueError as error:
         print(f"keras-nonlocal tune: error: {error}", file=sys.stderr)
         return 2
@@ -412,9 +416,11 @@ def run(args):
     tuner = make_tuner(
         hypermodel, args.tuner, objective=objective, max_trials=max_trials, max_epochs=args.epochs,
         directory=args.directory, project_name=_project_name(args),
-        overwrite=args.overwrite and this_role == "single", seed=args.seed,
+        overwrite=overwrite, seed=args.seed,
         hyperband_factor=args.hyperband_factor, initial_points=args.initial_points,
     )
+    if this_role != "worker":  # after the tuner, which clears the folder on --overwrite
+        check_resume(project_dir, config, overwrite=True, write=True)
     start = time.perf_counter()
     tuner.search(*data.fit_args, epochs=args.epochs, verbose=args.verbose, **data.fit_kwargs)
     if this_role == "worker":
