@@ -11,6 +11,9 @@ from keras_nonlocal.layers.pairwise import pairwise_weights
 
 NORMS = ("batch_norm", "affine", None)
 
+# Affinity entries per query block with `chunk_size="auto"` (16 MiB in float32).
+AUTO_CHUNK_ELEMENTS = 2**22
+
 
 def _official_kernel_initializer():
     return keras.initializers.RandomNormal(stddev=0.01)
@@ -65,9 +68,13 @@ class NonLocalBlock(keras.layers.Layer):
         group_size: for videos, attend only within groups of this many
             consecutive frames (the official `add_nonlocal_group`, used by
             the long-clip models). `None` attends across the whole clip.
-        chunk_size: `None`, or the number of query positions processed at
-            once. Chunking gives the same result while never holding the full
-            affinity matrix, in the forward or the backward pass.
+        chunk_size: `None`, the number of query positions processed at
+            once, or `"auto"`. Chunking gives the same result while never
+            holding the full affinity matrix, in the forward or the backward
+            pass. `"auto"` chunks when the query and key counts are known
+            and their matrix exceeds `AUTO_CHUNK_ELEMENTS` (4M) entries, with
+            chunks of about that many entries; blocks that fit in cache are
+            also faster on CPU (see `docs/benchmarks.md`).
         use_fused: use `keras.ops.dot_product_attention` for the softmax
             modes where the depths allow it.
         return_attention: also return the normalised pairwise weights, of
@@ -145,10 +152,14 @@ class NonLocalBlock(keras.layers.Layer):
                 f"Unknown attention_axes={attention_axes!r}. Expected one of "
                 f"{geometry.ATTENTION_AXES}."
             )
-        for arg, value in (("group_size", group_size), ("chunk_size", chunk_size)):
+        checked = [("group_size", group_size)]
+        if chunk_size != "auto":
+            checked.append(("chunk_size", chunk_size))
+        for arg, value in checked:
             if value is not None and (not isinstance(value, int) or value < 1):
+                allowed = "None, 'auto'" if arg == "chunk_size" else "None"
                 raise ValueError(
-                    f"{arg} must be None or an integer >= 1; received {arg}={value!r}."
+                    f"{arg} must be {allowed} or an integer >= 1; received {arg}={value!r}."
                 )
         if pool_size is not None:
             pool_size = tuple(pool_size) if not isinstance(pool_size, int) else (pool_size,)
@@ -296,6 +307,14 @@ class NonLocalBlock(keras.layers.Layer):
         depth = self._channels if self.mode == "gaussian" else self._inner
         return float(depth) ** -0.5
 
+    def _chunk_size(self, q, k):
+        if self.chunk_size != "auto":
+            return self.chunk_size
+        n, m = q.shape[1], k.shape[1]
+        if n is None or m is None or n * m <= AUTO_CHUNK_ELEMENTS:
+            return None
+        return max(AUTO_CHUNK_ELEMENTS // m, 64)
+
     def _max_pool(self, x):
         # TensorFlow's CPU MaxPool3D has no float16 kernel; a maximum is exact
         # in float32, so pool there and cast back.
@@ -357,7 +376,7 @@ class NonLocalBlock(keras.layers.Layer):
                 v,
                 scale=self._scale(),
                 concat_kernel=concat_kernel,
-                chunk_size=self.chunk_size,
+                chunk_size=self._chunk_size(q, k),
                 use_fused=self.use_fused,
             )
         y = geometry.unfold(y, unfold_info)

@@ -201,3 +201,25 @@ def test_fused_attention_equals_explicit_softmax(mode):
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+def test_auto_chunking_chunks_large_maps_only_and_changes_nothing():
+    from keras_nonlocal.layers.non_local import AUTO_CHUNK_ELEMENTS
+
+    x = np.random.default_rng(6).normal(size=(1, 8, 32, 32, 8)).astype("float32")
+    plain = NonLocalBlock()
+    plain.build(x.shape)
+    randomise(plain)
+    auto = NonLocalBlock(chunk_size="auto")
+    auto.build(x.shape)
+    auto.set_weights(plain.get_weights())
+    q = np.zeros((1, 8 * 32 * 32, 4))
+    k = np.zeros((1, 8 * 16 * 16, 4))
+    assert auto._chunk_size(q, k) == AUTO_CHUNK_ELEMENTS // k.shape[1]
+    assert auto._chunk_size(q[:, :64], k[:, :64]) is None
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(auto(x, training=False)),
+        keras.ops.convert_to_numpy(plain(x, training=False)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
