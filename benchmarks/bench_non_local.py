@@ -96,6 +96,9 @@ def main(argv=None):
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--chunk-size", type=int, default=1024)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--chunked-only", action="store_true",
+                        help="only the chunked block (shapes too large for the full matrix)")
     parser.add_argument("--quick", action="store_true", help="small shapes, 3 reps")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -115,17 +118,19 @@ def main(argv=None):
     for shape_name in shapes:
         shape = SHAPES[shape_name]
         configs = []
-        if len(shape) == 5:
-            configs.append(("plain (baseline)", {"impl": "plain"}))
-        for mode in args.modes:
-            configs.append((mode, {"impl": "ours", "mode": mode}))
-        configs.append(
-            (f"embedded_gaussian chunk {args.chunk_size}",
-             {"impl": "ours", "mode": "embedded_gaussian", "chunk_size": args.chunk_size})
-        )
+        if not args.chunked_only:
+            if len(shape) == 5:
+                configs.append(("plain (baseline)", {"impl": "plain"}))
+            for mode in args.modes:
+                configs.append((mode, {"impl": "ours", "mode": mode}))
+        for chunk in (args.chunk_size, "auto"):
+            configs.append(
+                (f"embedded_gaussian chunk {chunk}",
+                 {"impl": "ours", "mode": "embedded_gaussian", "chunk_size": chunk})
+            )
         baseline = None
         for label, config in configs:
-            config = dict(config, shape=shape, reps=reps)
+            config = dict(config, shape=shape, reps=reps, warmup=args.warmup)
             result = run_isolated("benchmarks.bench_non_local", ["--child", json.dumps(config)])
             if baseline is None:
                 baseline = result
