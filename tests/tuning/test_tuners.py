@@ -38,10 +38,10 @@ def drive(tuner, num, score):
 @pytest.mark.parametrize("name", ["random", "bayesian", "hyperband"])
 def test_tuners_start_with_the_baseline_and_propose_valid_configurations(tmp_path, name):
     hypermodel = _SpaceOnly()
-    tuner = make_tuner(hypermodel, name, max_trials=10, max_epochs=4, directory=tmp_path,
+    tuner = make_tuner(hypermodel, name, max_trials=6, max_epochs=4, directory=tmp_path,
                        project_name=name, initial_points=2, verbose=False)
-    trials = drive(tuner, 10, lambda c: 0.5 + 0.1 * c.num_blocks)
-    assert len(trials) == 10
+    trials = drive(tuner, 6, lambda c: 0.5 + 0.1 * c.num_blocks)
+    assert len(trials) == 6
     assert trials[0][1].blocks == "0"
     for trial, candidate in trials:
         assert candidate.blocks in hypermodel.resolved.blocks
