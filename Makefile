@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # The main job on built-in data: search non-local block placement.
 demo: $(STAMP)
-	$(PY) -m keras_nonlocal zoo --input-setting 8x8
+	$(PY) applications/tune.py
 
 # Everything on TensorFlow, the layers again on JAX and PyTorch, and the
 # tensorflow-io path in its own pinned environment.
