@@ -11,7 +11,11 @@ from keras_nonlocal.layers.pairwise import pairwise_weights
 
 NORMS = ("batch_norm", "affine", None)
 
-# Affinity entries per query block with `chunk_size="auto"` (16 MiB in float32).
+# `chunk_size="auto"` chunks affinities of more than AUTO_CHUNK_THRESHOLD
+# entries (128 MiB in float32) into query blocks of about AUTO_CHUNK_ELEMENTS
+# entries (16 MiB). Below the threshold one pass was as fast or faster on CPU
+# (docs/benchmarks.md).
+AUTO_CHUNK_THRESHOLD = 2**25
 AUTO_CHUNK_ELEMENTS = 2**22
 
 
@@ -72,11 +76,12 @@ class NonLocalBlock(keras.layers.Layer):
             once, or `"auto"`. Chunking gives the same result while never
             holding the full affinity matrix, in the forward or the backward
             pass. `"auto"` chunks when the query and key counts are known
-            and their matrix exceeds `AUTO_CHUNK_ELEMENTS` (4M) entries, with
-            chunks of about that many entries; blocks that fit in cache are
-            also faster on CPU (see `docs/benchmarks.md`).
+            and their matrix exceeds `AUTO_CHUNK_THRESHOLD` (32M) entries,
+            with blocks of about `AUTO_CHUNK_ELEMENTS` (4M) entries; such
+            cache-sized blocks are also faster on CPU (`docs/benchmarks.md`).
         use_fused: use `keras.ops.dot_product_attention` for the softmax
-            modes where the depths allow it.
+            modes where the depths allow it and the backend has a fused
+            kernel (JAX, PyTorch; TensorFlow runs the explicit softmax).
         return_attention: also return the normalised pairwise weights, of
             shape `(batch', N, M)` (`batch'` includes the axes that do not
             attend). Materialises the full matrix.
@@ -311,7 +316,7 @@ class NonLocalBlock(keras.layers.Layer):
         if self.chunk_size != "auto":
             return self.chunk_size
         n, m = q.shape[1], k.shape[1]
-        if n is None or m is None or n * m <= AUTO_CHUNK_ELEMENTS:
+        if n is None or m is None or n * m <= AUTO_CHUNK_THRESHOLD:
             return None
         return max(AUTO_CHUNK_ELEMENTS // m, 64)
 

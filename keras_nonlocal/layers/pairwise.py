@@ -22,6 +22,13 @@ MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 SOFTMAX_MODES = ("gaussian", "embedded_gaussian")
 
 
+def _has_fused_attention():
+    # TensorFlow's `dot_product_attention` is the same matmul-softmax-matmul
+    # with extra head transposes (measured slower here); JAX and PyTorch
+    # dispatch to fused kernels.
+    return keras.backend.backend() in ("jax", "torch")
+
+
 def _transpose_keys(k):
     return ops.transpose(k, (0, 2, 1))
 
@@ -88,7 +95,7 @@ def _attend(mode, q, k, v, scale, use_fused):
         kv = ops.matmul(_transpose_keys(k), v)
         return ops.matmul(q, kv) / _num_keys(k, q.dtype)
     same_depth = q.shape[-1] == k.shape[-1] == v.shape[-1]
-    if mode in SOFTMAX_MODES and use_fused and same_depth:
+    if mode in SOFTMAX_MODES and use_fused and same_depth and _has_fused_attention():
         y = ops.dot_product_attention(
             ops.expand_dims(q, 2),
             ops.expand_dims(k, 2),
@@ -126,7 +133,8 @@ def non_local_attention(
         chunk_size: `None` for one pass, or the number of query positions per
             block.
         use_fused: use `keras.ops.dot_product_attention` for the softmax
-            modes when `q`, `k` and `v` share their depth.
+            modes when `q`, `k` and `v` share their depth and the backend
+            has a fused kernel (JAX, PyTorch).
 
     Returns:
         `y`, of shape `(batch, N, d_v)`.

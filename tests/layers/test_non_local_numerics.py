@@ -203,9 +203,12 @@ def test_fused_attention_equals_explicit_softmax(mode):
     )
 
 
-def test_auto_chunking_chunks_large_maps_only_and_changes_nothing():
-    from keras_nonlocal.layers.non_local import AUTO_CHUNK_ELEMENTS
+def test_auto_chunking_chunks_large_maps_only_and_changes_nothing(monkeypatch):
+    from keras_nonlocal.layers import non_local
 
+    # Shrink the thresholds so that a small input takes the chunked path.
+    monkeypatch.setattr(non_local, "AUTO_CHUNK_THRESHOLD", 2**20)
+    monkeypatch.setattr(non_local, "AUTO_CHUNK_ELEMENTS", 2**18)
     x = np.random.default_rng(6).normal(size=(1, 8, 32, 32, 8)).astype("float32")
     plain = NonLocalBlock()
     plain.build(x.shape)
@@ -215,8 +218,8 @@ def test_auto_chunking_chunks_large_maps_only_and_changes_nothing():
     auto.set_weights(plain.get_weights())
     q = np.zeros((1, 8 * 32 * 32, 4))
     k = np.zeros((1, 8 * 16 * 16, 4))
-    assert auto._chunk_size(q, k) == AUTO_CHUNK_ELEMENTS // k.shape[1]
-    assert auto._chunk_size(q[:, :64], k[:, :64]) is None
+    assert auto._chunk_size(q, k) == 2**18 // k.shape[1]
+    assert auto._chunk_size(q[:, :512], k) is None
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(auto(x, training=False)),
         keras.ops.convert_to_numpy(plain(x, training=False)),
