@@ -12,10 +12,11 @@ from keras_nonlocal.layers.pairwise import pairwise_weights
 NORMS = ("batch_norm", "affine", None)
 
 # `chunk_size="auto"` chunks affinities of more than AUTO_CHUNK_THRESHOLD
-# entries (128 MiB in float32) into query blocks of about AUTO_CHUNK_ELEMENTS
-# entries (16 MiB). Below the threshold one pass was as fast or faster on CPU
-# (docs/benchmarks.md).
-AUTO_CHUNK_THRESHOLD = 2**25
+# entries (512 MiB in float32) into query blocks of about AUTO_CHUNK_ELEMENTS
+# entries (16 MiB). Chunking trades about 20 % more forward+backward time
+# (the backward pass recomputes each block) for memory (docs/benchmarks.md),
+# so it only pays where the full matrix is large.
+AUTO_CHUNK_THRESHOLD = 2**27
 AUTO_CHUNK_ELEMENTS = 2**22
 
 
@@ -76,9 +77,9 @@ class NonLocalBlock(keras.layers.Layer):
             once, or `"auto"`. Chunking gives the same result while never
             holding the full affinity matrix, in the forward or the backward
             pass. `"auto"` chunks when the query and key counts are known
-            and their matrix exceeds `AUTO_CHUNK_THRESHOLD` (32M) entries,
-            with blocks of about `AUTO_CHUNK_ELEMENTS` (4M) entries; such
-            cache-sized blocks are also faster on CPU (`docs/benchmarks.md`).
+            and their matrix exceeds `AUTO_CHUNK_THRESHOLD` (128M entries,
+            512 MiB in float32), with blocks of about `AUTO_CHUNK_ELEMENTS`
+            (4M) entries.
         use_fused: use `keras.ops.dot_product_attention` for the softmax
             modes where the depths allow it and the backend has a fused
             kernel (JAX, PyTorch; TensorFlow runs the explicit softmax).
