@@ -36,13 +36,17 @@ def plot_leaderboard(rows, path, objective_name="val_accuracy", direction="max",
     done = [r for r in rows if r["rank"] is not None]
     baseline = [r["score"] for r in done if r["num_blocks"] == 0]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    # Only the block count is a number: its bests are joined by a line; the
+    # stages and pairwise functions are categories, shown as points.
     panels = (
-        ("non-local blocks", lambda r: r["num_blocks"], None),
+        ("non-local blocks", lambda r: r["num_blocks"], None, "o-"),
         ("stage (single-stage placements)",
-         lambda r: r["stages"] if r["num_blocks"] and "+" not in r["stages"] else None, STAGES),
-        ("pairwise function", lambda r: r["mode"] if r["num_blocks"] else None, tuple(MODES)),
+         lambda r: r["stages"] if r["num_blocks"] and "+" not in r["stages"] else None, STAGES,
+         "o"),
+        ("pairwise function", lambda r: r["mode"] if r["num_blocks"] else None, tuple(MODES),
+         "o"),
     )
-    for ax, (label, key, order) in zip(axes, panels):
+    for ax, (label, key, order, style) in zip(axes, panels):
         points = [(key(r), r["score"]) for r in done if key(r) is not None]
         if order is None:
             columns = sorted({k for k, _ in points})
@@ -53,7 +57,7 @@ def plot_leaderboard(rows, path, objective_name="val_accuracy", direction="max",
         ax.scatter(xs, [s for _, s in points], s=18, alpha=0.6, color="tab:blue", label="trial")
         pick = max if direction == "max" else min
         best = [pick(s for k, s in points if k == c) for c in columns]
-        ax.plot(range(len(columns)), best, "o-", color="tab:orange", markersize=7, label="best")
+        ax.plot(range(len(columns)), best, style, color="tab:orange", markersize=7, label="best")
         if baseline:
             ax.axhline(baseline[0], linestyle="--", color="gray", label="baseline (0 blocks)")
         ax.set_xticks(range(len(columns)))
