@@ -65,6 +65,18 @@ def child(config):
     from benchmarks.timing import median_seconds, peak_rss_gib
 
     shape = tuple(config["shape"])
+    if config["impl"] == "plain_torch":
+        from benchmarks.plain_torch_block import torch_steps
+
+        forward, forward_backward = torch_steps(shape)
+        result = {"backend": "pytorch (plain module)"}
+        result["fwd"] = median_seconds(forward, reps=config["reps"], warmup=config.get("warmup", 2))
+        result["fwd_bwd"] = median_seconds(
+            forward_backward, reps=config["reps"], warmup=config.get("warmup", 2)
+        )
+        result["peak_gib"] = peak_rss_gib()
+        print(json.dumps(result))
+        return
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     if config["impl"] == "plain":
         from benchmarks.plain_block import PlainNonLocal3D
@@ -90,6 +102,33 @@ def child(config):
     print(json.dumps(result))
 
 
+def compare_backends(args):
+    """The embedded Gaussian block on each Keras backend and as a plain
+    PyTorch module, with ratios to the plain Keras block on TensorFlow."""
+    from benchmarks.timing import run_isolated
+
+    shapes = args.shapes or list(QUICK_SHAPES)
+    reps = 3 if args.quick else args.reps
+    print("| shape | block | backend | fwd s | fwd+bwd s | fwd ratio | fwd+bwd ratio |")
+    print("|" + "---|" * 7)
+    for shape_name in shapes:
+        shape = SHAPES[shape_name]
+        rows = [("plain Keras block", "tensorflow", {"impl": "plain"})]
+        rows += [("NonLocalBlock", backend, {"impl": "ours", "mode": "embedded_gaussian"})
+                 for backend in args.backends]
+        rows.append(("plain PyTorch module", "torch", {"impl": "plain_torch"}))
+        baseline = None
+        for label, backend, config in rows:
+            config = dict(config, shape=shape, reps=reps, warmup=args.warmup)
+            result = run_isolated("benchmarks.bench_non_local", ["--child", json.dumps(config)],
+                                  env={"KERAS_BACKEND": backend})
+            baseline = baseline or result
+            print(f"| {shape_name} | {label} | {backend} | {result['fwd']:.3f} | "
+                  f"{result['fwd_bwd']:.3f} | {result['fwd'] / baseline['fwd']:.2f} | "
+                  f"{result['fwd_bwd'] / baseline['fwd_bwd']:.2f} |", flush=True)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", nargs="+", default=None, choices=sorted(SHAPES))
@@ -97,6 +136,10 @@ def main(argv=None):
     parser.add_argument("--chunk-size", type=int, default=1024)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--backends", nargs="+", default=None,
+                        choices=["tensorflow", "jax", "torch"],
+                        help="compare the embedded Gaussian block across Keras backends "
+                        "(and a plain PyTorch module) instead of the variant table")
     parser.add_argument("--chunked-only", action="store_true",
                         help="only the chunked block (shapes too large for the full matrix)")
     parser.add_argument("--quick", action="store_true", help="small shapes, 3 reps")
@@ -107,6 +150,8 @@ def main(argv=None):
 
     from benchmarks.timing import run_isolated
 
+    if args.backends:
+        return compare_backends(args)
     shapes = args.shapes or (QUICK_SHAPES if args.quick else list(SHAPES))
     reps = 3 if args.quick else args.reps
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
