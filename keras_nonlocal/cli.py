@@ -20,6 +20,27 @@ _COMMANDS = {
 }
 
 
+def weights_argument(value):
+    """The `--weights` flag of the commands: `"none"` (or empty) means `None`.
+
+    Use as `parser.add_argument("--weights", type=weights_argument)`.
+
+    Args:
+        value: the flag's text.
+
+    Returns:
+        `None` for random initialisation, otherwise `value` unchanged.
+
+    Example:
+
+    >>> weights_argument("none") is None
+    True
+    >>> weights_argument("kinetics400")
+    'kinetics400'
+    """
+    return None if str(value).lower() in ("none", "") else value
+
+
 def _available_commands():
     available = {}
     for name, (module, help_text) in _COMMANDS.items():

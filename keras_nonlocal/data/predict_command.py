@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from keras_nonlocal.cli import weights_argument
+
 
 def add_arguments(parser):
     """Adds the `predict` arguments to an `argparse` parser.
@@ -29,6 +31,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--weights",
         default="kinetics400",
+        type=weights_argument,
         help="weights preset or .weights.h5 path; 'none' for random weights (default: kinetics400)",
     )
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
@@ -84,7 +87,7 @@ def run(args):
     except ValueError as e:
         print(f"keras-nonlocal predict: error: {e}", file=sys.stderr)
         return 2
-    weights = None if str(args.weights).lower() in ("none", "") else args.weights
+    weights = args.weights
     # Both given: build the model for that clip size (e.g. 8 frames, or 256
     # pixels for fully-convolutional testing); otherwise use its default.
     input_shape = None

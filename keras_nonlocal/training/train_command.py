@@ -24,6 +24,7 @@ Example:
 import json
 import sys
 
+from keras_nonlocal.cli import weights_argument
 from keras_nonlocal.training.recipe import add_recipe_arguments
 
 _PROG = "keras-nonlocal train"
@@ -51,7 +52,7 @@ def add_arguments(parser):
                         help="validation videos, scored on one centre view every --eval-every steps")
     parser.add_argument("--classes", type=int, default=None,
                         help="number of classes (default: from the training list)")
-    parser.add_argument("--weights", default="imagenet",
+    parser.add_argument("--weights", default="imagenet", type=weights_argument,
                         help="initial weights: imagenet (official init), kinetics400, a "
                              ".weights.h5/.pkl file, or none (default: imagenet)")
     parser.add_argument("--output-dir", default=None,
@@ -199,7 +200,7 @@ def run(args):
     if classes < 1:
         print(f"{_PROG}: error: cannot tell the number of classes; pass --classes", file=sys.stderr)
         return 2
-    weights = None if str(args.weights).lower() in ("none", "") else args.weights
+    weights = args.weights
     output_dir = args.output_dir or os.path.join("results", "train", args.model)
     verbose = "auto" if args.verbose is None else args.verbose
     try:
