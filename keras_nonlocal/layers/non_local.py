@@ -6,6 +6,7 @@ from keras import ops
 from keras_nonlocal.layers import geometry
 from keras_nonlocal.layers.affine import Affine
 from keras_nonlocal.layers.pairwise import MODES
+from keras_nonlocal.layers.pairwise import SOFTMAX_MODES
 from keras_nonlocal.layers.pairwise import non_local_attention
 from keras_nonlocal.layers.pairwise import pairwise_weights
 
@@ -346,12 +347,81 @@ class NonLocalBlock(keras.layers.Layer):
             [ops.cast(self.phi.bias, dtype), ops.cast(self.g.bias, dtype)], axis=0
         )
         both = ops.matmul(pooled, kernel) + bias
-        return both[..., : self._inner], both[..., self._inner :]
+        # A split's gradient is one concatenation; two slices would each
+        # scatter into a zero tensor of the full size and then be added.
+        phi, g = ops.split(both, 2, axis=-1)
+        return phi, g
+
+    def _project_queries(self, x, scale):
+        # The logits' scale is folded into theta's kernel and bias:
+        # `(x W + b) s == x (W s) + b s`, so no (N, d) or (N, M) tensor is
+        # multiplied by it, forward or backward.
+        if scale == 1.0:
+            return self.theta(x)
+        dtype = self.compute_dtype
+        kernel = ops.cast(self.theta.kernel * scale, dtype)
+        bias = ops.cast(self.theta.bias * scale, dtype)
+        return ops.matmul(x, kernel) + bias
 
     def _group(self, x):
         shape = ops.shape(x)
         grouped = ops.reshape(x, (-1, self.group_size) + tuple(shape[2:]))
         return grouped, shape
+
+    def _cast(self, weight):
+        return ops.cast(weight, self.compute_dtype)
+
+    def _reassociates(self, n, m):
+        """Whether to multiply `theta` and `W` into the keys and values.
+
+        `softmax((x W_t) (p W_p)^T) (p W_g) W` can be evaluated as
+        `softmax(x (p W_p W_t^T)^T) ((p W_g) W)`: the `(N, d)` query and
+        output projections are replaced by `(M, d)` ones, at the price of
+        attending in the input depth `C` instead of `d`. Per example that
+        costs `M C (d + N)` multiply-adds against `N d (C + M)`, so it pays
+        where the keys are fewer than the inner channels (e.g. res4 of
+        NL-I3D: `M = 4 * 7 * 7 = 196 < d = 512`). Shapes must be static.
+        """
+        if self.mode not in ("embedded_gaussian", "gaussian", "concatenation"):
+            return False
+        if self.return_attention or n is None or m is None:
+            return False
+        c, d = self._channels, self._inner
+        return m * c * (d + n) < n * d * (c + m)
+
+    def _concatenation_scores(self, queries, keys):
+        # `w_f . [theta(x_i), phi(x_j)] = x_i (W_t a) + b_t . a + p_j (W_p b)
+        # + b_p . b` with `w_f = [a, b]`: the projections are folded into
+        # `w_f`, so the queries and keys are projected to one channel each.
+        d = self._inner
+        query_half = ops.reshape(self.concat_kernel[:d], (d, 1))
+        key_half = ops.reshape(self.concat_kernel[d:], (d, 1))
+        a = ops.matmul(queries, self._cast(ops.matmul(self.theta.kernel, query_half)))
+        a = a + self._cast(ops.matmul(ops.expand_dims(self.theta.bias, 0), query_half))
+        b = ops.matmul(keys, self._cast(ops.matmul(self.phi.kernel, key_half)))
+        b = b + self._cast(ops.matmul(ops.expand_dims(self.phi.bias, 0), key_half))
+        return a, b
+
+    def _attention_inputs(self, queries, keys, reassociate):
+        """`(q, k, v, scale, key_bias)` for the pairwise function."""
+        scale, key_bias = self._scale(), None
+        if self.mode == "gaussian":
+            return queries, keys, self.g(keys), scale, None
+        if self.mode == "concatenation" and not self.return_attention:
+            q, k = self._concatenation_scores(queries, keys)
+            return q, k, self.g(keys), scale, None
+        if self.mode not in SOFTMAX_MODES:
+            k, v = self._project_keys_and_values(keys)
+            return self.theta(queries), k, v, scale, None
+        phi, v = self._project_keys_and_values(keys)
+        if not reassociate:
+            return self._project_queries(queries, scale), phi, v, 1.0, None
+        # (x W_t s + b_t s) . phi_j == x . (phi_j (W_t s)^T) + phi_j . b_t s
+        kernel = self._cast(self.theta.kernel * scale)
+        bias = self._cast(self.theta.bias * scale)
+        k = ops.matmul(phi, ops.transpose(kernel))
+        key_bias = ops.squeeze(ops.matmul(phi, ops.expand_dims(bias, 1)), -1)
+        return queries, k, v, 1.0, key_bias
 
     def call(self, inputs, training=None):
         x = inputs
@@ -361,18 +431,20 @@ class NonLocalBlock(keras.layers.Layer):
             x, ungrouped_shape = self._group(x)
 
         pooled = self._max_pool(x) if any(p != 1 for p in self._pool) else x
-        if self.mode == "gaussian":
-            theta, phi, g = x, pooled, self.g(pooled)
-        else:
-            theta = self.theta(x)
-            phi, g = self._project_keys_and_values(pooled)
-
-        q, unfold_info = geometry.fold(theta, self._axes)
-        k, _ = geometry.fold(phi, self._axes)
-        v, _ = geometry.fold(g, self._axes)
-        concat_kernel = self.concat_kernel if self.mode == "concatenation" else None
+        queries, unfold_info = geometry.fold(x, self._axes)
+        keys, _ = geometry.fold(pooled, self._axes)
+        reassociate = self._reassociates(queries.shape[1], keys.shape[1])
+        q, k, v, scale, key_bias = self._attention_inputs(queries, keys, reassociate)
+        if reassociate:
+            # (A v) W + b == A (v W) + b
+            v = ops.matmul(v, self._cast(self.out.kernel))
+        concat_kernel = (
+            self.concat_kernel
+            if self.mode == "concatenation" and self.return_attention
+            else None
+        )
         if self.return_attention:
-            attention = pairwise_weights(self.mode, q, k, self._scale(), concat_kernel)
+            attention = pairwise_weights(self.mode, q, k, scale, concat_kernel)
             y = ops.matmul(attention, v)
         else:
             y = non_local_attention(
@@ -380,14 +452,14 @@ class NonLocalBlock(keras.layers.Layer):
                 q,
                 k,
                 v,
-                scale=self._scale(),
+                scale=scale,
                 concat_kernel=concat_kernel,
                 chunk_size=self._chunk_size(q, k),
                 use_fused=self.use_fused,
+                key_bias=key_bias,
             )
-        y = geometry.unfold(y, unfold_info)
-
-        out = self.out(y)
+        out = y + self._cast(self.out.bias) if reassociate else self.out(y)
+        out = geometry.unfold(out, unfold_info)
         if self.norm == "batch_norm":
             out = self.bn(out, training=training)
         elif self.norm == "affine":

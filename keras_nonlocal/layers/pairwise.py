@@ -18,6 +18,9 @@ Only `keras.ops` is used, so the functions run on every Keras backend.
 import keras
 from keras import ops
 
+from keras_nonlocal.layers.chunked_softmax import balanced_chunks
+from keras_nonlocal.layers.chunked_softmax import chunked_softmax_attention
+
 MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 SOFTMAX_MODES = ("gaussian", "embedded_gaussian")
 
@@ -51,7 +54,7 @@ def _concatenation_weights(a, b):
     return ops.relu(a + _transpose_keys(b)) / _num_keys(b, a.dtype)
 
 
-def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
+def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
     """Computes the normalised pairwise weights `w(i, j)`.
 
     Args:
@@ -61,6 +64,8 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
         scale: multiplier of the softmax logits (softmax modes only).
         concat_kernel: the `(2 * d,)` projection vector `w_f` of the
             concatenation mode; ignored by the other modes.
+        key_bias: optional `(batch, M)` term added to every row of the
+            softmax logits (softmax modes only).
 
     Returns:
         A `(batch, N, M)` tensor in the dtype of `q`. Rows sum to 1 for the
@@ -70,7 +75,9 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
         # Scaling the (N, d) queries is cheaper than scaling the (N, M) logits.
         if scale != 1.0:
             q = q * ops.cast(scale, q.dtype)
-        logits = ops.matmul(q, _transpose_keys(k))
+        logits = ops.einsum("bnd,bmd->bnm", q, k)
+        if key_bias is not None:
+            logits = logits + ops.expand_dims(key_bias, 1)
         # Softmax always runs in float32, whatever the compute dtype.
         if keras.backend.standardize_dtype(logits.dtype) != "float32":
             return ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), q.dtype)
@@ -82,7 +89,7 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None):
     raise ValueError(f"Unknown mode {mode!r}; expected one of {MODES}.")
 
 
-def _attend(mode, q, k, v, scale, use_fused):
+def _attend(mode, q, k, v, scale, use_fused, key_bias=None):
     """`y = w(q, k) @ v`, by the cheapest exact route for the mode.
 
     For the concatenation mode, `q` and `k` are the projected scores of
@@ -96,14 +103,16 @@ def _attend(mode, q, k, v, scale, use_fused):
         return ops.matmul(q, kv) / _num_keys(k, q.dtype)
     same_depth = q.shape[-1] == k.shape[-1] == v.shape[-1]
     if mode in SOFTMAX_MODES and use_fused and same_depth and _has_fused_attention():
+        bias = None if key_bias is None else key_bias[:, None, None, :]
         y = ops.dot_product_attention(
             ops.expand_dims(q, 2),
             ops.expand_dims(k, 2),
             ops.expand_dims(v, 2),
+            bias=bias,
             scale=scale,
         )
         return ops.squeeze(y, 2)
-    return ops.matmul(pairwise_weights(mode, q, k, scale), v)
+    return ops.matmul(pairwise_weights(mode, q, k, scale, key_bias=key_bias), v)
 
 
 def non_local_attention(
@@ -115,6 +124,7 @@ def non_local_attention(
     concat_kernel=None,
     chunk_size=None,
     use_fused=True,
+    key_bias=None,
 ):
     """Aggregates values by the pairwise weights of `mode`.
 
@@ -130,28 +140,36 @@ def non_local_attention(
         v: values, `(batch, M, d_v)`.
         scale: multiplier of the softmax logits.
         concat_kernel: the `(2 * d,)` vector `w_f` of the concatenation mode.
+            `None` there means `q` and `k` are already projected on `w_f`
+            (`(batch, N, 1)` and `(batch, M, 1)`).
         chunk_size: `None` for one pass, or the number of query positions per
             block.
         use_fused: use `keras.ops.dot_product_attention` for the softmax
             modes when `q`, `k` and `v` share their depth and the backend
             has a fused kernel (JAX, PyTorch).
+        key_bias: optional `(batch, M)` term added to every row of the
+            softmax logits.
 
     Returns:
         `y`, of shape `(batch, N, d_v)`.
     """
-    if mode == "concatenation":
+    if mode == "concatenation" and concat_kernel is not None:
         # Project on w_f once, outside the chunks: the chunks then only see
         # tensors, and each needs its `(chunk, M)` weights alone.
         q, k = _concatenation_scores(q, k, concat_kernel)
     if chunk_size is None or mode == "dot_product":
-        return _attend(mode, q, k, v, scale, use_fused)
+        return _attend(mode, q, k, v, scale, use_fused, key_bias)
+    if mode in SOFTMAX_MODES:
+        if scale != 1.0:
+            q = q * ops.cast(scale, q.dtype)
+        return chunked_softmax_attention(q, k, v, chunk_size, key_bias)
 
     attend_block = keras.remat(
-        lambda q_block, k_, v_: _attend(mode, q_block, k_, v_, scale, use_fused)
+        lambda q_block, k_, v_: _attend(mode, q_block, k_, v_, scale, use_fused, key_bias)
     )
 
     n = ops.shape(q)[1]
-    num_chunks = (n + chunk_size - 1) // chunk_size
+    num_chunks, chunk_size = balanced_chunks(n, chunk_size)
     padded = num_chunks * chunk_size
     q = ops.pad(q, [[0, 0], [0, padded - n], [0, 0]])
     blocks = ops.reshape(q, (-1, num_chunks, chunk_size, q.shape[-1]))

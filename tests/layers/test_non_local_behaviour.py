@@ -76,6 +76,27 @@ def test_chunked_gradients_equal_unchunked(mode):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("chunk_size", [None, 7])
+@pytest.mark.parametrize("mode", MODES)
+def test_reassociated_gradients_equal_in_order(monkeypatch, mode, chunk_size):
+    x = video()
+    reference = NonLocalBlock(mode=mode)
+    reference.build(x.shape)
+    randomise(reference)
+    block = NonLocalBlock(mode=mode, chunk_size=chunk_size)
+    block.build(x.shape)
+    block.set_weights(reference.get_weights())
+    monkeypatch.setattr(NonLocalBlock, "_reassociates", lambda self, n, m: False)
+    want = gradients(reference, x, _loss, training=False)
+    # float32 summation orders differ: compare at the gradients' scale.
+    scale = max(np.abs(g).max() for g in want)
+    for reassociate in (False, True):
+        monkeypatch.setattr(NonLocalBlock, "_reassociates", lambda self, n, m: reassociate)
+        got = gradients(block, x, _loss, training=False)
+        for a, b in zip(want, got):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * scale)
+
+
 @pytest.mark.parametrize(
     "input_shape, sizes",
     [

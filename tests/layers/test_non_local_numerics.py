@@ -226,3 +226,43 @@ def test_auto_chunking_chunks_large_maps_only_and_changes_nothing(monkeypatch):
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize("reassociate", [False, True], ids=["in_order", "reassociated"])
+@pytest.mark.parametrize(
+    "options",
+    [{"rank": 3}, {"rank": 4}, {"rank": 5}, {"rank": 5, "chunk_size": 7},
+     {"rank": 5, "attention_axes": "space", "use_scale": True}],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()),
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_both_evaluation_orders_match_reference(monkeypatch, mode, options, reassociate):
+    # Whichever order the block picks for a shape, the result is the same.
+    monkeypatch.setattr(NonLocalBlock, "_reassociates", lambda self, n, m: reassociate)
+    options = dict(options)
+    run_case(mode, options.pop("rank"), **options)
+
+
+def test_reassociation_is_chosen_where_it_saves_multiply_adds():
+    block = NonLocalBlock()
+    block.build((None, None, None, None, 1024))  # res4 of NL-I3D: d = 512
+    # 4x14x14 queries, 4x7x7 keys: M = 196 < d.
+    assert block._reassociates(4 * 14 * 14, 4 * 7 * 7)
+    block = NonLocalBlock()
+    block.build((None, None, None, None, 512))  # res3: d = 256
+    assert not block._reassociates(4 * 28 * 28, 4 * 14 * 14)
+    assert not block._reassociates(None, 196)  # unknown sizes: in order
+    block = NonLocalBlock(mode="dot_product")
+    block.build((None, None, None, None, 1024))
+    assert not block._reassociates(4 * 14 * 14, 4 * 7 * 7)  # never builds A
+
+
+def test_balanced_chunks_pad_less_than_one_position_per_chunk():
+    from keras_nonlocal.layers.chunked_softmax import balanced_chunks
+
+    assert balanced_chunks(3136, 1024) == (4, 784)
+    assert balanced_chunks(1000, 1000) == (1, 1000)
+    for n in range(1, 60):
+        for limit in range(1, 20):
+            count, size = balanced_chunks(n, limit)
+            assert size <= limit and count * size >= n and count * size - n < count

@@ -1,0 +1,187 @@
+"""Softmax attention over query chunks, with a memory-efficient gradient.
+
+`softmax(q k^T + key_bias) v` is computed `chunk_size` queries at a time, so
+no pass holds the full `(N, M)` weight matrix. The forward pass keeps only
+its output and each query's log-sum-exp; the backward pass walks the chunks
+again, rebuilds each chunk's weights from the logits and the stored
+log-sum-exp (one matrix product instead of re-running the whole chunk), and
+uses `sum_j w_ij dL/dw_ij = dL/dy_i . y_i`, so the softmax's gradient needs
+no `(N, M)` reduction. This is the recomputation scheme of
+memory-efficient ("flash") attention, written with `keras.ops`, so it runs on
+every Keras backend.
+"""
+
+import keras
+from keras import ops
+
+
+def _scan(step, init, xs, ys_dtypes):
+    """`jax.lax.scan` over the leading axis of the tuple `xs`, on any backend.
+
+    `step(carry, x) -> (carry, ys)`, with `ys` a tuple whose dtypes are
+    `ys_dtypes`. (`keras.ops.scan` on TensorFlow requires `ys` to have the
+    carry's shape, which these loops do not.)
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.lax.scan(step, init, xs)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        length = tf.shape(xs[0])[0]
+        arrays = tuple(tf.TensorArray(dtype, size=length) for dtype in ys_dtypes)
+
+        def body(i, carry, arrays):
+            new_carry, ys = step(carry, tuple(tf.gather(x, i) for x in xs))
+            # Keep the carry's static shape (reshapes may hide the batch size).
+            for new, old in zip(tf.nest.flatten(new_carry), tf.nest.flatten(carry)):
+                new.set_shape(old.shape)
+            return i + 1, new_carry, tuple(a.write(i, y) for a, y in zip(arrays, ys))
+
+        # One iteration at a time: iterations in flight would each hold
+        # their own (chunk, M) blocks, which is what chunking avoids.
+        _, carry, arrays = tf.while_loop(
+            lambda i, *_: i < length,
+            body,
+            (tf.constant(0), init, arrays),
+            parallel_iterations=1,
+        )
+        return carry, tuple(a.stack() for a in arrays)
+    carry, outputs = init, []
+    for i in range(xs[0].shape[0]):
+        carry, ys = step(carry, tuple(x[i] for x in xs))
+        outputs.append(ys)
+    return carry, tuple(ops.stack(column) for column in zip(*outputs))
+
+
+def _to_chunks(x, chunk_size, num_chunks):
+    """`(batch, N, c)` -> `(num_chunks, batch, chunk_size, c)`, zero-padded."""
+    n = ops.shape(x)[1]
+    x = ops.pad(x, [[0, 0], [0, num_chunks * chunk_size - n], [0, 0]])
+    x = ops.reshape(x, (-1, num_chunks, chunk_size, x.shape[-1]))
+    return ops.transpose(x, (1, 0, 2, 3))
+
+
+def _from_chunks(x, n):
+    """Inverse of `_to_chunks`: `(num_chunks, batch, chunk, c)` -> `(batch, n, c)`."""
+    shape = ops.shape(x)
+    x = ops.transpose(x, (1, 0, 2, 3))
+    x = ops.reshape(x, (-1, shape[0] * shape[2], x.shape[-1]))
+    return x[:, :n]
+
+
+def _logits(q_block, k, key_bias):
+    """`q k^T + key_bias` in float32, whatever the compute dtype."""
+    logits = ops.einsum("bnd,bmd->bnm", q_block, k)
+    return ops.cast(logits, "float32") + ops.expand_dims(key_bias, 1)
+
+
+def chunked_softmax_attention(q, k, v, chunk_size, key_bias=None):
+    """`softmax(q k^T + key_bias) v`, `chunk_size` queries at a time.
+
+    Exact (up to floating-point summation order) and differentiable with
+    respect to all of its inputs; neither the forward nor the backward pass
+    holds more than a `(batch, chunk_size, M)` block of the weights.
+
+    Args:
+        q: queries, `(batch, N, d)`, already scaled.
+        k: keys, `(batch, M, d)`.
+        v: values, `(batch, M, d_v)`.
+        chunk_size: query positions per block (a Python int).
+        key_bias: optional `(batch, M)` term added to every row of the
+            logits.
+
+    Returns:
+        `(batch, N, d_v)`, in the dtype of `q`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> q, k, v = (np.random.rand(1, n, 4).astype("float32") for n in (10, 6, 6))
+    >>> y = chunked_softmax_attention(q, k, v, chunk_size=4)
+    >>> w = np.exp(q @ k[0].T)
+    >>> want = (w / w.sum(-1, keepdims=True)) @ v[0]
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(y), want, atol=1e-5))
+    True
+    """
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer; received {chunk_size!r}.")
+    if key_bias is None:
+        key_bias = ops.zeros(ops.shape(k)[:2], "float32")
+    return _chunked_attention(q, k, v, ops.cast(key_bias, "float32"), chunk_size=chunk_size)
+
+
+def balanced_chunks(n, chunk_size):
+    """`(num_chunks, size)` for `n` positions in chunks of at most `chunk_size`.
+
+    With a static `n` the chunks are made as equal as possible, so padding
+    costs less than one position per chunk (3136 positions in chunks of at
+    most 1024 become 4 chunks of 784, not 4 of 1024 with 960 padded).
+    """
+    num_chunks = (n + chunk_size - 1) // chunk_size
+    if isinstance(n, int):
+        chunk_size = (n + num_chunks - 1) // num_chunks
+    return num_chunks, chunk_size
+
+
+def _chunked_attention(q, k, v, key_bias, chunk_size):
+    n = ops.shape(q)[1]
+    num_chunks, chunk_size = balanced_chunks(n, chunk_size)
+
+    @ops.custom_gradient
+    def attend(q, k, v, key_bias):
+        q_chunks = _to_chunks(q, chunk_size, num_chunks)
+
+        def forward_chunk(carry, chunk):
+            (q_block,) = chunk
+            logits = _logits(q_block, k, key_bias)
+            peak = ops.max(logits, axis=-1, keepdims=True)
+            weights = ops.exp(logits - peak)
+            total = ops.sum(weights, axis=-1, keepdims=True)
+            y = ops.matmul(ops.cast(weights, v.dtype), v) / ops.cast(total, v.dtype)
+            return carry, (y, peak + ops.log(total))
+
+        _, (y_chunks, lse_chunks) = _scan(
+            forward_chunk, (), (q_chunks,), (v.dtype, "float32")
+        )
+        y = _from_chunks(y_chunks, n)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            dy_chunks = _to_chunks(ops.cast(upstream, v.dtype), chunk_size, num_chunks)
+            # sum_j w_ij dw_ij == dy_i . y_i: a (N,) vector, not an (N, M) sum.
+            row_dots = ops.sum(
+                ops.cast(dy_chunks, "float32") * ops.cast(y_chunks, "float32"),
+                axis=-1,
+                keepdims=True,
+            )
+
+            def backward_chunk(carry, chunk):
+                dk, dv, dbias = carry
+                q_block, dy_block, lse, row_dot = chunk
+                weights = ops.exp(_logits(q_block, k, key_bias) - lse)
+                dv = dv + ops.einsum(
+                    "bnm,bnd->bmd", ops.cast(weights, v.dtype), dy_block
+                )
+                dweights = ops.cast(ops.einsum("bnd,bmd->bnm", dy_block, v), "float32")
+                dlogits = weights * (dweights - row_dot)
+                dbias = dbias + ops.sum(dlogits, axis=1)
+                dlogits = ops.cast(dlogits, q.dtype)
+                dk = dk + ops.einsum("bnm,bnd->bmd", dlogits, q_block)
+                return (dk, dv, dbias), (ops.matmul(dlogits, k),)
+
+            init = (ops.zeros_like(k), ops.zeros_like(v), ops.zeros_like(key_bias))
+            (dk, dv, dbias), (dq_chunks,) = _scan(
+                backward_chunk,
+                init,
+                (q_chunks, dy_chunks, lse_chunks, row_dots),
+                (q.dtype,),
+            )
+            return _from_chunks(dq_chunks, n), dk, dv, dbias
+
+        return y, grad
+
+    return attend(q, k, v, key_bias)
