@@ -6,13 +6,20 @@ clips per second for several `num_parallel_calls`, printing each setting's
 ratio against the first setting of `--calls` (the serial run,
 `num_parallel_calls=1`, by default) measured in the same process.
 
+With `--against-model`, the same invocation also times a training step of
+I3D-R50 and NL-I3D-R50 on clips of the same size (each in a fresh process,
+as `bench_models` does) and prints the ratio of decoded to trained clips per
+second: the pipeline keeps up with training where that ratio is >= 1.
+
 Usage:
-    python benchmarks/bench_data_pipeline.py [--videos 24] [--calls 1 2 4 0]
+    python -m benchmarks.bench_data_pipeline [--videos 24] [--calls 1 2 4 0]
+    python -m benchmarks.bench_data_pipeline --calls 1 0 --against-model
 
 `0` in `--calls` stands for `tf.data.AUTOTUNE`.
 """
 
 import argparse
+import json
 import os
 import platform
 import tempfile
@@ -70,6 +77,9 @@ def main(argv=None):
     parser.add_argument("--clip", default="32x2", help="TxS of the training clips")
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all settings; each keeps its best")
     parser.add_argument("--eval", action="store_true", help="also time 10x3 eval views")
+    parser.add_argument("--against-model", action="store_true",
+                        help="also time I3D-R50 / NL-I3D-R50 training steps on the same clips")
+    parser.add_argument("--batch", type=int, default=1, help="training batch of --against-model")
     args = parser.parse_args(argv)
 
     from keras_nonlocal.data import decoding
@@ -127,6 +137,26 @@ def main(argv=None):
         print("|---|---|---|---|")
         for name, calls, rate, unit, ratio in rows:
             print(f"| {name} | {calls} | {rate:.2f} {unit} | {ratio:.2f}x |")
+        if args.against_model:
+            print_against_models(best, args, num_frames)
+
+
+def print_against_models(best, args, num_frames):
+    """Training clips/s of the two models on the pipeline's clips, and the ratios."""
+    from benchmarks.timing import run_isolated
+
+    print()
+    print("| model | training clips/s (batch, 224², float32) | "
+          + " | ".join(f"decoded / trained, {'AUTOTUNE' if c == 0 else c} calls" for c in args.calls)
+          + " |")
+    print("|---|---|" + "---|" * len(args.calls))
+    for model in ("i3d_r50", "nl_i3d_r50"):
+        config = {"model": model, "frames": num_frames, "size": 224, "batch": args.batch,
+                  "dtype": "float32", "jit": False, "reps": 3}
+        result = run_isolated("benchmarks.bench_models", ["--child", json.dumps(config)])
+        trained = args.batch / result["train_step_s"]
+        ratios = " | ".join(f"{best['train', c] / trained:.1f}x" for c in args.calls)
+        print(f"| {model} | {trained:.2f} (batch {args.batch}) | {ratios} |", flush=True)
 
 
 if __name__ == "__main__":
