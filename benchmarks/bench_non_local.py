@@ -31,11 +31,17 @@ QUICK_SHAPES = ("2x4x14x14x1024", "2x4x28x28x512")
 MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
 
 
-def forward_flops(shape, mode, pool=(1, 2, 2)):
-    """Multiply-adds x2 of the block's forward pass (projections + attention)."""
-    *lead, channels = shape
+def forward_flops(shape, mode, reassociate=False, pool=(1, 2, 2)):
+    """Multiply-adds x2 of one forward pass, in the order the block evaluates.
+
+    `reassociate`: `theta` and `W` multiplied into the keys and values
+    (`keras_nonlocal.layers.non_local.reassociation_pays`). The concatenation
+    mode projects queries and keys on `w_f` directly (one channel each).
+    The plain block's count is the embedded Gaussian's in order.
+    """
+    *lead, c = shape
     batch, spatial = lead[0], lead[1:]
-    inner = channels // 2
+    d = c // 2
     n = 1
     for s in spatial:
         n *= s
@@ -43,17 +49,24 @@ def forward_flops(shape, mode, pool=(1, 2, 2)):
     m = 1
     for s, p in zip(spatial, pool):
         m *= s // p
-    projections = 2 * batch * (n * channels * inner * 2 + m * channels * inner * 2)
-    if mode == "gaussian":
-        projections = 2 * batch * (n * inner * channels + m * channels * inner)
-        depth = channels
-    else:
-        depth = inner
     if mode == "dot_product":
-        attention = 2 * batch * (m * inner * inner + n * inner * inner)
+        macs = n * c * d + m * c * 2 * d + m * d * d + n * d * d + n * d * c
     else:
-        attention = 2 * batch * n * m * (depth + inner)
-    return projections + attention
+        if mode == "gaussian":
+            keys, logits_depth = m * c * d, c  # g only; logits in the input depth
+        elif mode == "concatenation":
+            keys, logits_depth = n * c + m * c + m * c * d, 0  # scores and g
+        else:
+            keys, logits_depth = m * c * 2 * d, d  # phi and g
+        if reassociate:
+            # queries stay x (depth C); theta and W act on the M keys/values
+            query_side = m * d * c if mode == "embedded_gaussian" else 0
+            logits_depth = c if logits_depth else 0
+            macs = keys + query_side + n * m * logits_depth + m * d * c + n * m * c
+        else:
+            query_side = n * c * d if mode == "embedded_gaussian" else 0
+            macs = keys + query_side + n * m * logits_depth + n * m * d + n * d * c
+    return 2 * batch * macs
 
 
 def child(config):
@@ -99,7 +112,20 @@ def child(config):
         forward_backward, reps=config["reps"], warmup=config.get("warmup", 2)
     )
     result["peak_gib"] = peak_rss_gib()
+    result["flops"] = forward_flops(shape, config.get("mode", "embedded_gaussian"),
+                                    reassociate=_reassociates(layer, x))
     print(json.dumps(result))
+
+
+def _reassociates(layer, x):
+    """Whether `layer` evaluates `x` in the reassociated order."""
+    import numpy as np
+
+    if not hasattr(layer, "_reassociates"):
+        return False  # the plain block
+    n = int(np.prod([x.shape[1 + a] for a in layer._axes]))
+    m = int(np.prod([x.shape[1 + a] // layer._pool[a] for a in layer._axes]))
+    return layer._reassociates(n, m)
 
 
 def compare_backends(args):
@@ -179,8 +205,7 @@ def main(argv=None):
             result = run_isolated("benchmarks.bench_non_local", ["--child", json.dumps(config)])
             if baseline is None:
                 baseline = result
-            mode = config.get("mode", "embedded_gaussian")
-            gflops = forward_flops(shape, mode) / result["fwd"] / 1e9
+            gflops = result["flops"] / result["fwd"] / 1e9
             row = (
                 f"| {shape_name} | {label} | {result['fwd']:.3f} | {result['fwd_bwd']:.3f} | "
                 f"{result['fwd'] / baseline['fwd']:.2f} | "

@@ -14,11 +14,40 @@ NORMS = ("batch_norm", "affine", None)
 
 # `chunk_size="auto"` chunks affinities of more than AUTO_CHUNK_THRESHOLD
 # entries (512 MiB in float32) into query blocks of about AUTO_CHUNK_ELEMENTS
-# entries (16 MiB). Chunking trades about 20 % more forward+backward time
-# (the backward pass recomputes each block) for memory (docs/benchmarks.md),
-# so it only pays where the full matrix is large.
+# entries (16 MiB). Chunking costs time (each chunk's weights are rebuilt in
+# the backward pass, and small chunks multiply less efficiently) for memory
+# (docs/benchmarks.md), so it only pays where the full matrix is large.
 AUTO_CHUNK_THRESHOLD = 2**27
 AUTO_CHUNK_ELEMENTS = 2**22
+
+
+def reassociation_pays(num_queries, num_keys, channels, inner_channels):
+    """Whether a block is cheaper with `theta` and `W` moved onto the keys.
+
+    `softmax((x W_t)(p W_p)^T) (p W_g) W` equals
+    `softmax(x (p W_p W_t^T)^T + c) ((p W_g) W)` (`c`: the per-key term of
+    `theta`'s bias). Per example, the first order costs
+    `N d (C + M)` multiply-adds for the query projection and logits (and as
+    many for aggregation and output projection), the second `M C (d + N)`.
+
+    Args:
+        num_queries: `N`, query positions.
+        num_keys: `M`, key positions after sub-sampling.
+        channels: `C`, input channels.
+        inner_channels: `d`, channels of `theta`, `phi` and `g`.
+
+    Returns:
+        `True` where the reassociated order needs fewer multiply-adds.
+
+    Example:
+
+    >>> reassociation_pays(4 * 14 * 14, 4 * 7 * 7, 1024, 512)  # res4, 8x224
+    True
+    >>> reassociation_pays(4 * 28 * 28, 4 * 14 * 14, 512, 256)  # res3
+    False
+    """
+    n, m, c, d = num_queries, num_keys, channels, inner_channels
+    return m * c * (d + n) < n * d * (c + m)
 
 
 def _official_kernel_initializer():
@@ -372,22 +401,13 @@ class NonLocalBlock(keras.layers.Layer):
         return ops.cast(weight, self.compute_dtype)
 
     def _reassociates(self, n, m):
-        """Whether to multiply `theta` and `W` into the keys and values.
-
-        `softmax((x W_t) (p W_p)^T) (p W_g) W` can be evaluated as
-        `softmax(x (p W_p W_t^T)^T) ((p W_g) W)`: the `(N, d)` query and
-        output projections are replaced by `(M, d)` ones, at the price of
-        attending in the input depth `C` instead of `d`. Per example that
-        costs `M C (d + N)` multiply-adds against `N d (C + M)`, so it pays
-        where the keys are fewer than the inner channels (e.g. res4 of
-        NL-I3D: `M = 4 * 7 * 7 = 196 < d = 512`). Shapes must be static.
-        """
+        """Whether this call multiplies `theta` and `W` into the keys and
+        values (`reassociation_pays`); needs static `n` and `m`."""
         if self.mode not in ("embedded_gaussian", "gaussian", "concatenation"):
             return False
         if self.return_attention or n is None or m is None:
             return False
-        c, d = self._channels, self._inner
-        return m * c * (d + n) < n * d * (c + m)
+        return reassociation_pays(n, m, self._channels, self._inner)
 
     def _concatenation_scores(self, queries, keys):
         # `w_f . [theta(x_i), phi(x_j)] = x_i (W_t a) + b_t . a + p_j (W_p b)
