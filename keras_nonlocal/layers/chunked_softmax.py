@@ -72,12 +72,6 @@ def _from_chunks(x, n):
     return x[:, :n]
 
 
-def _logits(q_block, k, key_bias):
-    """`q k^T + key_bias` in float32, whatever the compute dtype."""
-    logits = ops.einsum("bnd,bmd->bnm", q_block, k)
-    return ops.cast(logits, "float32") + ops.expand_dims(key_bias, 1)
-
-
 def chunked_softmax_attention(q, k, v, chunk_size, key_bias=None):
     """`softmax(q k^T + key_bias) v`, `chunk_size` queries at a time.
 
@@ -108,9 +102,9 @@ def chunked_softmax_attention(q, k, v, chunk_size, key_bias=None):
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer; received {chunk_size!r}.")
-    if key_bias is None:
-        key_bias = ops.zeros(ops.shape(k)[:2], "float32")
-    return _chunked_attention(q, k, v, ops.cast(key_bias, "float32"), chunk_size=chunk_size)
+    if key_bias is not None:
+        key_bias = ops.cast(key_bias, "float32")
+    return _chunked_attention(q, k, v, key_bias, chunk_size=chunk_size)
 
 
 def balanced_chunks(n, chunk_size):
@@ -130,13 +124,20 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
     n = ops.shape(q)[1]
     num_chunks, chunk_size = balanced_chunks(n, chunk_size)
 
-    @ops.custom_gradient
-    def attend(q, k, v, key_bias):
+    def forward_with_gradient(q, k, v, key_bias):
+        """`(y, gradient)`: `gradient(dy)` returns `(dq, dk, dv, dbias)`,
+        `dbias` being `None` without a key bias."""
         q_chunks = _to_chunks(q, chunk_size, num_chunks)
+
+        def logits_of(q_block):
+            logits = ops.cast(ops.einsum("bnd,bmd->bnm", q_block, k), "float32")
+            if key_bias is None:
+                return logits
+            return logits + ops.expand_dims(key_bias, 1)
 
         def forward_chunk(carry, chunk):
             (q_block,) = chunk
-            logits = _logits(q_block, k, key_bias)
+            logits = logits_of(q_block)
             peak = ops.max(logits, axis=-1, keepdims=True)
             weights = ops.exp(logits - peak)
             total = ops.sum(weights, axis=-1, keepdims=True)
@@ -146,11 +147,8 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
         _, (y_chunks, lse_chunks) = _scan(
             forward_chunk, (), (q_chunks,), (v.dtype, "float32")
         )
-        y = _from_chunks(y_chunks, n)
 
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
+        def gradient(upstream):
             dy_chunks = _to_chunks(ops.cast(upstream, v.dtype), chunk_size, num_chunks)
             # sum_j w_ij dw_ij == dy_i . y_i: a (N,) vector, not an (N, M) sum.
             row_dots = ops.sum(
@@ -160,28 +158,49 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
             )
 
             def backward_chunk(carry, chunk):
-                dk, dv, dbias = carry
                 q_block, dy_block, lse, row_dot = chunk
-                weights = ops.exp(_logits(q_block, k, key_bias) - lse)
-                dv = dv + ops.einsum(
+                weights = ops.exp(logits_of(q_block) - lse)
+                dv = carry[1] + ops.einsum(
                     "bnm,bnd->bmd", ops.cast(weights, v.dtype), dy_block
                 )
                 dweights = ops.cast(ops.einsum("bnd,bmd->bnm", dy_block, v), "float32")
                 dlogits = weights * (dweights - row_dot)
-                dbias = dbias + ops.sum(dlogits, axis=1)
+                extra = () if key_bias is None else (carry[2] + ops.sum(dlogits, axis=1),)
                 dlogits = ops.cast(dlogits, q.dtype)
-                dk = dk + ops.einsum("bnm,bnd->bmd", dlogits, q_block)
-                return (dk, dv, dbias), (ops.matmul(dlogits, k),)
+                dk = carry[0] + ops.einsum("bnm,bnd->bmd", dlogits, q_block)
+                return (dk, dv) + extra, (ops.matmul(dlogits, k),)
 
-            init = (ops.zeros_like(k), ops.zeros_like(v), ops.zeros_like(key_bias))
-            (dk, dv, dbias), (dq_chunks,) = _scan(
+            init = (ops.zeros_like(k), ops.zeros_like(v))
+            if key_bias is not None:
+                init += (ops.zeros_like(key_bias),)
+            sums, (dq_chunks,) = _scan(
                 backward_chunk,
                 init,
                 (q_chunks, dy_chunks, lse_chunks, row_dots),
                 (q.dtype,),
             )
-            return _from_chunks(dq_chunks, n), dk, dv, dbias
+            dbias = None if key_bias is None else sums[2]
+            return _from_chunks(dq_chunks, n), sums[0], sums[1], dbias
 
-        return y, grad
+        return _from_chunks(y_chunks, n), gradient
 
-    return attend(q, k, v, key_bias)
+    def upstream_of(args, upstream):
+        # TensorFlow and JAX pass the upstream gradient positionally; PyTorch
+        # passes the saved inputs positionally and the gradient by keyword.
+        return args[0] if upstream is None else upstream
+
+    if key_bias is None:
+
+        @ops.custom_gradient
+        def attend(q, k, v):
+            y, gradient = forward_with_gradient(q, k, v, None)
+            return y, lambda *args, upstream=None: gradient(upstream_of(args, upstream))[:3]
+
+        return attend(q, k, v)
+
+    @ops.custom_gradient
+    def attend_with_bias(q, k, v, key_bias):
+        y, gradient = forward_with_gradient(q, k, v, key_bias)
+        return y, lambda *args, upstream=None: gradient(upstream_of(args, upstream))
+
+    return attend_with_bias(q, k, v, key_bias)

@@ -21,20 +21,24 @@ AUTO_CHUNK_THRESHOLD = 2**27
 AUTO_CHUNK_ELEMENTS = 2**22
 
 
-def reassociation_pays(num_queries, num_keys, channels, inner_channels):
+def reassociation_pays(num_queries, num_keys, channels, inner_channels, mode="embedded_gaussian"):
     """Whether a block is cheaper with `theta` and `W` moved onto the keys.
 
     `softmax((x W_t)(p W_p)^T) (p W_g) W` equals
     `softmax(x (p W_p W_t^T)^T + c) ((p W_g) W)` (`c`: the per-key term of
-    `theta`'s bias). Per example, the first order costs
-    `N d (C + M)` multiply-adds for the query projection and logits (and as
-    many for aggregation and output projection), the second `M C (d + N)`.
+    `theta`'s bias). Per example, the query projection and logits cost
+    `N d (C + M)` multiply-adds in the first order and `M C (d + N)` in the
+    second, and so do the aggregation and output projection. The dot product
+    is otherwise evaluated as `theta (phi^T g) / M` without the `(N, M)`
+    matrix (`N d (2 C + d) + M d^2`); reassociated, it builds that matrix
+    in depth `C` (`2 M C (d + N)`).
 
     Args:
         num_queries: `N`, query positions.
         num_keys: `M`, key positions after sub-sampling.
         channels: `C`, input channels.
         inner_channels: `d`, channels of `theta`, `phi` and `g`.
+        mode: the pairwise function.
 
     Returns:
         `True` where the reassociated order needs fewer multiply-adds.
@@ -47,6 +51,8 @@ def reassociation_pays(num_queries, num_keys, channels, inner_channels):
     False
     """
     n, m, c, d = num_queries, num_keys, channels, inner_channels
+    if mode == "dot_product":
+        return 2 * m * c * (d + n) < n * d * (2 * c + d) + m * d * d
     return m * c * (d + n) < n * d * (c + m)
 
 
@@ -403,11 +409,9 @@ class NonLocalBlock(keras.layers.Layer):
     def _reassociates(self, n, m):
         """Whether this call multiplies `theta` and `W` into the keys and
         values (`reassociation_pays`); needs static `n` and `m`."""
-        if self.mode not in ("embedded_gaussian", "gaussian", "concatenation"):
-            return False
         if self.return_attention or n is None or m is None:
             return False
-        return reassociation_pays(n, m, self._channels, self._inner)
+        return reassociation_pays(n, m, self._channels, self._inner, self.mode)
 
     def _concatenation_scores(self, queries, keys):
         # `w_f . [theta(x_i), phi(x_j)] = x_i (W_t a) + b_t . a + p_j (W_p b)
@@ -430,11 +434,14 @@ class NonLocalBlock(keras.layers.Layer):
         if self.mode == "concatenation" and not self.return_attention:
             q, k = self._concatenation_scores(queries, keys)
             return q, k, self.g(keys), scale, None
-        if self.mode not in SOFTMAX_MODES:
-            k, v = self._project_keys_and_values(keys)
-            return self.theta(queries), k, v, scale, None
         phi, v = self._project_keys_and_values(keys)
-        if not reassociate:
+        if self.mode not in SOFTMAX_MODES:
+            # The dot product (and the concatenation returning its weights)
+            # is normalised by M alone: no logit scale.
+            scale = 1.0
+            if not reassociate:
+                return self.theta(queries), phi, v, scale, None
+        elif not reassociate:
             return self._project_queries(queries, scale), phi, v, 1.0, None
         # (x W_t s + b_t s) . phi_j == x . (phi_j (W_t s)^T) + phi_j . b_t s
         kernel = self._cast(self.theta.kernel * scale)

@@ -65,7 +65,7 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
         concat_kernel: the `(2 * d,)` projection vector `w_f` of the
             concatenation mode; ignored by the other modes.
         key_bias: optional `(batch, M)` term added to every row of the
-            softmax logits (softmax modes only).
+            softmax logits or dot products (not the concatenation).
 
     Returns:
         A `(batch, N, M)` tensor in the dtype of `q`. Rows sum to 1 for the
@@ -83,7 +83,10 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
             return ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), q.dtype)
         return ops.softmax(logits, axis=-1)
     if mode == "dot_product":
-        return ops.matmul(q, _transpose_keys(k)) / _num_keys(k, q.dtype)
+        products = ops.einsum("bnd,bmd->bnm", q, k)
+        if key_bias is not None:
+            products = products + ops.expand_dims(key_bias, 1)
+        return products / _num_keys(k, q.dtype)
     if mode == "concatenation":
         return _concatenation_weights(*_concatenation_scores(q, k, concat_kernel))
     raise ValueError(f"Unknown mode {mode!r}; expected one of {MODES}.")
@@ -97,7 +100,7 @@ def _attend(mode, q, k, v, scale, use_fused, key_bias=None):
     """
     if mode == "concatenation":
         return ops.matmul(_concatenation_weights(q, k), v)
-    if mode == "dot_product":
+    if mode == "dot_product" and key_bias is None:
         # (q k^T / M) v == q (k^T v) / M: never builds the N x M matrix.
         kv = ops.matmul(_transpose_keys(k), v)
         return ops.matmul(q, kv) / _num_keys(k, q.dtype)
@@ -148,7 +151,8 @@ def non_local_attention(
             modes when `q`, `k` and `v` share their depth and the backend
             has a fused kernel (JAX, PyTorch).
         key_bias: optional `(batch, M)` term added to every row of the
-            softmax logits.
+            softmax logits or dot products. A dot product with it builds
+            the `(N, M)` matrix (it is then chunked like the others).
 
     Returns:
         `y`, of shape `(batch, N, d_v)`.
@@ -157,7 +161,7 @@ def non_local_attention(
         # Project on w_f once, outside the chunks: the chunks then only see
         # tensors, and each needs its `(chunk, M)` weights alone.
         q, k = _concatenation_scores(q, k, concat_kernel)
-    if chunk_size is None or mode == "dot_product":
+    if chunk_size is None or (mode == "dot_product" and key_bias is None):
         return _attend(mode, q, k, v, scale, use_fused, key_bias)
     if mode in SOFTMAX_MODES:
         if scale != 1.0:

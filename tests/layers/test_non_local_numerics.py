@@ -252,9 +252,14 @@ def test_reassociation_is_chosen_where_it_saves_multiply_adds():
     block.build((None, None, None, None, 512))  # res3: d = 256
     assert not block._reassociates(4 * 28 * 28, 4 * 14 * 14)
     assert not block._reassociates(None, 196)  # unknown sizes: in order
+    # The dot product otherwise never builds the (N, M) matrix: it pays to
+    # build it in res4 (small M), not in res3.
     block = NonLocalBlock(mode="dot_product")
     block.build((None, None, None, None, 1024))
-    assert not block._reassociates(4 * 14 * 14, 4 * 7 * 7)  # never builds A
+    assert block._reassociates(4 * 14 * 14, 4 * 7 * 7)
+    block = NonLocalBlock(mode="dot_product")
+    block.build((None, None, None, None, 512))
+    assert not block._reassociates(4 * 28 * 28, 4 * 14 * 14)
 
 
 def test_balanced_chunks_pad_less_than_one_position_per_chunk():
