@@ -168,9 +168,19 @@ def non_local_attention(
             q = q * ops.cast(scale, q.dtype)
         return chunked_softmax_attention(q, k, v, chunk_size, key_bias)
 
-    attend_block = keras.remat(
-        lambda q_block, k_, v_: _attend(mode, q_block, k_, v_, scale, use_fused, key_bias)
-    )
+    # Every tensor the block depends on is an argument of the rematerialised
+    # function: gradients reach its arguments, not what it captures.
+    if key_bias is None:
+        attend_block = keras.remat(
+            lambda q_block, k_, v_: _attend(mode, q_block, k_, v_, scale, use_fused)
+        )
+    else:
+        attend_with_bias = keras.remat(
+            lambda q_block, k_, v_, b_: _attend(mode, q_block, k_, v_, scale, use_fused, b_)
+        )
+
+        def attend_block(q_block, k_, v_):
+            return attend_with_bias(q_block, k_, v_, key_bias)
 
     n = ops.shape(q)[1]
     num_chunks, chunk_size = balanced_chunks(n, chunk_size)
