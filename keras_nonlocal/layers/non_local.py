@@ -387,15 +387,16 @@ class NonLocalBlock(keras.layers.Layer):
         phi, g = ops.split(both, 2, axis=-1)
         return phi, g
 
-    def _project_queries(self, x, scale):
+    def _scaled_theta(self, scale):
         # The logits' scale is folded into theta's kernel and bias:
         # `(x W + b) s == x (W s) + b s`, so no (N, d) or (N, M) tensor is
         # multiplied by it, forward or backward.
+        return self._cast(self.theta.kernel * scale), self._cast(self.theta.bias * scale)
+
+    def _project_queries(self, x, scale):
         if scale == 1.0:
             return self.theta(x)
-        dtype = self.compute_dtype
-        kernel = ops.cast(self.theta.kernel * scale, dtype)
-        bias = ops.cast(self.theta.bias * scale, dtype)
+        kernel, bias = self._scaled_theta(scale)
         return ops.matmul(x, kernel) + bias
 
     def _group(self, x):
@@ -428,7 +429,7 @@ class NonLocalBlock(keras.layers.Layer):
 
     def _attention_inputs(self, queries, keys, reassociate):
         """`(q, k, v, scale, key_bias)` for the pairwise function."""
-        scale, key_bias = self._scale(), None
+        scale = self._scale()
         if self.mode == "gaussian":
             return queries, keys, self.g(keys), scale, None
         if self.mode == "concatenation" and not self.return_attention:
@@ -444,8 +445,7 @@ class NonLocalBlock(keras.layers.Layer):
         elif not reassociate:
             return self._project_queries(queries, scale), phi, v, 1.0, None
         # (x W_t s + b_t s) . phi_j == x . (phi_j (W_t s)^T) + phi_j . b_t s
-        kernel = self._cast(self.theta.kernel * scale)
-        bias = self._cast(self.theta.bias * scale)
+        kernel, bias = self._scaled_theta(scale)
         k = ops.matmul(phi, ops.transpose(kernel))
         key_bias = ops.squeeze(ops.matmul(phi, ops.expand_dims(bias, 1)), -1)
         return queries, k, v, 1.0, key_bias
