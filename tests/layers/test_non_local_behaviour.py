@@ -14,6 +14,7 @@ from keras_nonlocal.layers import (
 )
 from tests.layers.backend_utils import gradients
 from tests.layers.test_non_local_numerics import randomise
+from tests.layers.test_non_local_numerics import twin_blocks
 
 
 def video(shape=(2, 4, 6, 6, 8), seed=0):
@@ -66,12 +67,7 @@ def test_gradients_reach_every_weight(mode, chunk_size):
 @pytest.mark.parametrize("mode", MODES)
 def test_chunked_gradients_equal_unchunked(mode):
     x = video()
-    plain = NonLocalBlock(mode=mode)
-    plain.build(x.shape)
-    randomise(plain)
-    chunked = NonLocalBlock(mode=mode, chunk_size=10)
-    chunked.build(x.shape)
-    chunked.set_weights(plain.get_weights())
+    plain, chunked = twin_blocks(x.shape, {"chunk_size": 10}, mode=mode)
     for a, b in zip(gradients(plain, x, _loss, training=False), gradients(chunked, x, _loss, training=False)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -80,12 +76,7 @@ def test_chunked_gradients_equal_unchunked(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_reassociated_gradients_equal_in_order(monkeypatch, mode, chunk_size):
     x = video()
-    reference = NonLocalBlock(mode=mode)
-    reference.build(x.shape)
-    randomise(reference)
-    block = NonLocalBlock(mode=mode, chunk_size=chunk_size)
-    block.build(x.shape)
-    block.set_weights(reference.get_weights())
+    reference, block = twin_blocks(x.shape, {"chunk_size": chunk_size}, mode=mode)
     monkeypatch.setattr(NonLocalBlock, "_reassociates", lambda self, n, m: False)
     want = gradients(reference, x, _loss, training=False)
     # float32 summation orders differ: compare at the gradients' scale.
@@ -152,12 +143,7 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, make_block):
 @pytest.mark.parametrize("mode", MODES)
 def test_mixed_precision_is_finite_and_close_to_float32(mode, policy):
     x = video((1, 2, 8, 8, 16))
-    reference_block = NonLocalBlock(mode=mode)
-    reference_block.build(x.shape)
-    randomise(reference_block)
-    block = NonLocalBlock(mode=mode, dtype=policy)
-    block.build(x.shape)
-    block.set_weights(reference_block.get_weights())
+    reference_block, block = twin_blocks(x.shape, {"dtype": policy}, mode=mode)
     got = block(x, training=False)
     assert keras.backend.standardize_dtype(got.dtype) == policy.split("_")[1]
     got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))

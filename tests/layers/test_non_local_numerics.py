@@ -56,6 +56,21 @@ def randomise(block, seed=0):
     return params
 
 
+def twin_blocks(shape, other_kwargs, **shared_kwargs):
+    """A randomised block and a second one with `other_kwargs` and its weights.
+
+    Both are built for `shape` with `shared_kwargs`; returns `(reference,
+    other)`.
+    """
+    reference = NonLocalBlock(**shared_kwargs)
+    reference.build(shape)
+    randomise(reference)
+    other = NonLocalBlock(**shared_kwargs, **other_kwargs)
+    other.build(shape)
+    other.set_weights(reference.get_weights())
+    return reference, other
+
+
 def run_case(mode, rank, attention_axes="spacetime", channels_first=False, seed=0, **kwargs):
     x = np.random.default_rng(seed + 1).normal(0, 1, SHAPES[rank]).astype("float32")
     layer_x = np.moveaxis(x, -1, 1) if channels_first else x
@@ -171,12 +186,7 @@ def test_returned_attention_matches_reference_weights(mode):
 @pytest.mark.parametrize("attention_axes", ["spacetime", "space"])
 def test_chunked_equals_unchunked(mode, attention_axes):
     x = np.random.default_rng(4).normal(size=(2, 3, 6, 6, 8)).astype("float32")
-    plain = NonLocalBlock(mode=mode, attention_axes=attention_axes)
-    plain.build(x.shape)
-    randomise(plain)
-    chunked = NonLocalBlock(mode=mode, attention_axes=attention_axes, chunk_size=5)
-    chunked.build(x.shape)
-    chunked.set_weights(plain.get_weights())
+    plain, chunked = twin_blocks(x.shape, {"chunk_size": 5}, mode=mode, attention_axes=attention_axes)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(chunked(x, training=False)),
         keras.ops.convert_to_numpy(plain(x, training=False)),
@@ -189,12 +199,8 @@ def test_chunked_equals_unchunked(mode, attention_axes):
 def test_fused_attention_equals_explicit_softmax(mode):
     x = np.random.default_rng(5).normal(size=(2, 2, 6, 6, 8)).astype("float32")
     kwargs = {"inner_channels": 8} if mode == "gaussian" else {}
-    fused = NonLocalBlock(mode=mode, use_fused=True, **kwargs)
-    fused.build(x.shape)
-    randomise(fused)
-    explicit = NonLocalBlock(mode=mode, use_fused=False, **kwargs)
-    explicit.build(x.shape)
-    explicit.set_weights(fused.get_weights())
+    fused, explicit = twin_blocks(x.shape, {"use_fused": False}, mode=mode, **kwargs)
+    assert fused.use_fused
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(fused(x, training=False)),
         keras.ops.convert_to_numpy(explicit(x, training=False)),
@@ -210,12 +216,7 @@ def test_auto_chunking_chunks_large_maps_only_and_changes_nothing(monkeypatch):
     monkeypatch.setattr(non_local, "AUTO_CHUNK_THRESHOLD", 2**20)
     monkeypatch.setattr(non_local, "AUTO_CHUNK_ELEMENTS", 2**18)
     x = np.random.default_rng(6).normal(size=(1, 8, 32, 32, 8)).astype("float32")
-    plain = NonLocalBlock()
-    plain.build(x.shape)
-    randomise(plain)
-    auto = NonLocalBlock(chunk_size="auto")
-    auto.build(x.shape)
-    auto.set_weights(plain.get_weights())
+    plain, auto = twin_blocks(x.shape, {"chunk_size": "auto"})
     q = np.zeros((1, 8 * 32 * 32, 4))
     k = np.zeros((1, 8 * 16 * 16, 4))
     assert auto._chunk_size(q, k) == 2**18 // k.shape[1]
