@@ -5,6 +5,10 @@ from keras import ops
 
 from keras_nonlocal.layers import geometry
 from keras_nonlocal.layers.affine import Affine
+from keras_nonlocal.layers.linear import bias_add
+from keras_nonlocal.layers.linear import linear
+from keras_nonlocal.layers.output_norm import batch_norm_training
+from keras_nonlocal.layers.output_norm import folded_output_projection
 from keras_nonlocal.layers.pairwise import MODES
 from keras_nonlocal.layers.pairwise import SOFTMAX_MODES
 from keras_nonlocal.layers.pairwise import non_local_attention
@@ -381,23 +385,26 @@ class NonLocalBlock(keras.layers.Layer):
         bias = ops.concatenate(
             [ops.cast(self.phi.bias, dtype), ops.cast(self.g.bias, dtype)], axis=0
         )
-        both = ops.matmul(pooled, kernel) + bias
+        both = linear(pooled, kernel, bias)
         # A split's gradient is one concatenation; two slices would each
         # scatter into a zero tensor of the full size and then be added.
         phi, g = ops.split(both, 2, axis=-1)
         return phi, g
 
+    def _project_values(self, keys):
+        return linear(keys, self._cast(self.g.kernel), self._cast(self.g.bias))
+
     def _scaled_theta(self, scale):
         # The logits' scale is folded into theta's kernel and bias:
         # `(x W + b) s == x (W s) + b s`, so no (N, d) or (N, M) tensor is
         # multiplied by it, forward or backward.
+        if scale == 1.0:
+            return self._cast(self.theta.kernel), self._cast(self.theta.bias)
         return self._cast(self.theta.kernel * scale), self._cast(self.theta.bias * scale)
 
     def _project_queries(self, x, scale):
-        if scale == 1.0:
-            return self.theta(x)
         kernel, bias = self._scaled_theta(scale)
-        return ops.matmul(x, kernel) + bias
+        return linear(x, kernel, bias)
 
     def _group(self, x):
         shape = ops.shape(x)
@@ -431,17 +438,17 @@ class NonLocalBlock(keras.layers.Layer):
         """`(q, k, v, scale, key_bias)` for the pairwise function."""
         scale = self._scale()
         if self.mode == "gaussian":
-            return queries, keys, self.g(keys), scale, None
+            return queries, keys, self._project_values(keys), scale, None
         if self.mode == "concatenation" and not self.return_attention:
             q, k = self._concatenation_scores(queries, keys)
-            return q, k, self.g(keys), scale, None
+            return q, k, self._project_values(keys), scale, None
         phi, v = self._project_keys_and_values(keys)
         if self.mode not in SOFTMAX_MODES:
             # The dot product (and the concatenation returning its weights)
             # is normalised by M alone: no logit scale.
             scale = 1.0
             if not reassociate:
-                return self.theta(queries), phi, v, scale, None
+                return self._project_queries(queries, scale), phi, v, scale, None
         elif not reassociate:
             return self._project_queries(queries, scale), phi, v, 1.0, None
         # (x W_t s + b_t s) . phi_j == x . (phi_j (W_t s)^T) + phi_j . b_t s
@@ -462,9 +469,13 @@ class NonLocalBlock(keras.layers.Layer):
         keys, _ = geometry.fold(pooled, self._axes)
         reassociate = self._reassociates(queries.shape[1], keys.shape[1])
         q, k, v, scale, key_bias = self._attention_inputs(queries, keys, reassociate)
+        out_kernel, out_bias, batch_norm = folded_output_projection(
+            self.out.kernel, self.out.bias, getattr(self, "bn", None), training
+        )
+        out_kernel, out_bias = self._cast(out_kernel), self._cast(out_bias)
         if reassociate:
             # (A v) W + b == A (v W) + b
-            v = ops.matmul(v, self._cast(self.out.kernel))
+            v = ops.matmul(v, out_kernel)
         concat_kernel = (
             self.concat_kernel
             if self.mode == "concatenation" and self.return_attention
@@ -485,12 +496,14 @@ class NonLocalBlock(keras.layers.Layer):
                 use_fused=self.use_fused,
                 key_bias=key_bias,
             )
-        out = y + self._cast(self.out.bias) if reassociate else self.out(y)
-        out = geometry.unfold(out, unfold_info)
-        if self.norm == "batch_norm":
-            out = self.bn(out, training=training)
-        elif self.norm == "affine":
-            out = self.bn(out)
+        if batch_norm:
+            # BatchNorm with batch statistics: W's bias only moves the mean.
+            y = y if reassociate else linear(y, out_kernel)
+            out = batch_norm_training(self.bn, geometry.unfold(y, unfold_info), out_bias)
+        else:
+            # Fixed statistics, the affine map or no norm: folded into W.
+            y = bias_add(y, out_bias) if reassociate else linear(y, out_kernel, out_bias)
+            out = geometry.unfold(y, unfold_info)
         z = x + out if self.residual else out
 
         if self.group_size is not None:

@@ -272,3 +272,49 @@ def test_balanced_chunks_pad_less_than_one_position_per_chunk():
         for limit in range(1, 20):
             count, size = balanced_chunks(n, limit)
             assert size <= limit and count * size >= n and count * size - n < count
+
+
+@pytest.mark.parametrize("reassociate", [False, True], ids=["in_order", "reassociated"])
+@pytest.mark.parametrize("mode", MODES)
+def test_training_mode_normalises_with_batch_statistics(monkeypatch, mode, reassociate):
+    # BatchNorm in training mode against NumPy: the pre-norm output is the
+    # reference block without norm or residual, normalised by its own
+    # moments; the moving statistics move towards them by 1 - momentum.
+    monkeypatch.setattr(NonLocalBlock, "_reassociates", lambda self, n, m: reassociate)
+    x = np.random.default_rng(3).normal(0, 1, SHAPES[5]).astype("float32")
+    block = NonLocalBlock(mode=mode)
+    block.build(x.shape)
+    params = randomise(block)
+    gamma, beta, moving_mean, moving_var = params["bn"]
+    got = keras.ops.convert_to_numpy(block(x, training=True))
+    depth = x.shape[-1] if mode == "gaussian" else x.shape[-1] // 2
+    pre = reference.non_local(
+        x.astype("float64"), params, mode, (1, 2, 2), (0, 1, 2),
+        scale=depth**-0.5 if mode == "embedded_gaussian" else 1.0,
+        residual=False, norm=None,
+    ).reshape(-1, x.shape[-1])
+    mean, var = pre.mean(0), pre.var(0)
+    want = x + ((pre - mean) / np.sqrt(var + 1e-5) * gamma + beta).reshape(x.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(block.bn.moving_mean), 0.9 * moving_mean + 0.1 * mean,
+        rtol=1e-4, atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(block.bn.moving_variance), 0.9 * moving_var + 0.1 * var,
+        rtol=1e-4, atol=1e-5,
+    )
+
+
+def test_frozen_batch_norm_uses_its_moving_statistics_in_training():
+    # A frozen BatchNorm is folded into W even when training=True.
+    reference_block, frozen = twin_blocks(SHAPES[5], {})
+    frozen.bn.trainable = False
+    x = np.random.default_rng(4).normal(0, 1, SHAPES[5]).astype("float32")
+    moving_mean = keras.ops.convert_to_numpy(frozen.bn.moving_mean)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(frozen(x, training=True)),
+        keras.ops.convert_to_numpy(reference_block(x, training=False)),
+        rtol=1e-5, atol=1e-5,
+    )
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(frozen.bn.moving_mean), moving_mean)
