@@ -114,7 +114,27 @@ def child(config):
     result["peak_gib"] = peak_rss_gib()
     result["flops"] = forward_flops(shape, config.get("mode", "embedded_gaussian"),
                                     reassociate=_reassociates(layer, x))
+    if config["impl"] == "plain" and keras.backend.backend() == "tensorflow":
+        from benchmarks.timing import gemm_gflops
+
+        result["gemm_gflops"] = gemm_gflops()  # same process, moments later
     print(json.dumps(result))
+
+
+def _floor_row(shape_name, plain):
+    """The plain block's multiply-adds at the GEMM rate measured beside it.
+
+    The forward does `flops` in GEMMs, the backward twice that (each product
+    has an input and a weight gradient): no block that does the same
+    products can run faster than these times, whatever it fuses.
+    """
+    peak = plain["gemm_gflops"] * 1e9
+    fwd, fwd_bwd = plain["flops"] / peak, 3 * plain["flops"] / peak
+    return (
+        f"| {shape_name} | GEMM floor (plain block's FLOPs at the measured peak) | "
+        f"{fwd:.3f} | {fwd_bwd:.3f} | {fwd / plain['fwd']:.2f} | "
+        f"{fwd_bwd / plain['fwd_bwd']:.2f} | {plain['gemm_gflops']:.0f} | |"
+    )
 
 
 def _reassociates(layer, x):
@@ -214,6 +234,8 @@ def main(argv=None):
             )
             rows.append(row)
             print(row, flush=True)
+        if baseline and "gemm_gflops" in baseline:
+            print(_floor_row(shape_name, baseline), flush=True)
     from benchmarks.timing import gemm_gflops
 
     print(f"\nmeasured float32 GEMM peak (TensorFlow, 2048^3): {gemm_gflops():.0f} GFLOP/s")

@@ -18,8 +18,9 @@ Only `keras.ops` is used, so the functions run on every Keras backend.
 import keras
 from keras import ops
 
-from keras_nonlocal.layers.chunked_softmax import balanced_chunks
-from keras_nonlocal.layers.chunked_softmax import chunked_softmax_attention
+from keras_nonlocal.layers.softmax_attention import balanced_chunks
+from keras_nonlocal.layers.softmax_attention import chunked_softmax_attention
+from keras_nonlocal.layers.softmax_attention import softmax_attention
 
 MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 SOFTMAX_MODES = ("gaussian", "embedded_gaussian")
@@ -115,6 +116,10 @@ def _attend(mode, q, k, v, scale, use_fused, key_bias=None):
             scale=scale,
         )
         return ops.squeeze(y, 2)
+    if mode in SOFTMAX_MODES:
+        if scale != 1.0:
+            q = q * ops.cast(scale, q.dtype)
+        return softmax_attention(q, k, v, key_bias)
     return ops.matmul(pairwise_weights(mode, q, k, scale, key_bias=key_bias), v)
 
 

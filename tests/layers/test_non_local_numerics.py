@@ -264,7 +264,7 @@ def test_reassociation_is_chosen_where_it_saves_multiply_adds():
 
 
 def test_balanced_chunks_pad_less_than_one_position_per_chunk():
-    from keras_nonlocal.layers.chunked_softmax import balanced_chunks
+    from keras_nonlocal.layers.softmax_attention import balanced_chunks
 
     assert balanced_chunks(3136, 1024) == (4, 784)
     assert balanced_chunks(1000, 1000) == (1, 1000)

@@ -1,14 +1,19 @@
-"""Softmax attention over query chunks, with a memory-efficient gradient.
+"""Softmax attention with hand-written, cheaper gradients.
 
-`softmax(q k^T + key_bias) v` is computed `chunk_size` queries at a time, so
-no pass holds the full `(N, M)` weight matrix. The forward pass keeps only
-its output and each query's log-sum-exp; the backward pass walks the chunks
-again, rebuilds each chunk's weights from the logits and the stored
-log-sum-exp (one matrix product instead of re-running the whole chunk), and
-uses `sum_j w_ij dL/dw_ij = dL/dy_i . y_i`, so the softmax's gradient needs
-no `(N, M)` reduction. This is the recomputation scheme of
-memory-efficient ("flash") attention, written with `keras.ops`, so it runs on
-every Keras backend.
+`softmax(q k^T + key_bias) v` in two forms, both differentiable with respect
+to every input and both using `sum_j w_ij dL/dw_ij = dL/dy_i . y_i`, so the
+softmax's gradient needs no `(N, M)` product-and-reduce (automatic
+differentiation spends two passes over the weights on it):
+
+- `softmax_attention` keeps the `(N, M)` weights for the backward pass;
+- `chunked_softmax_attention` computes `chunk_size` queries at a time, so no
+  pass holds the full matrix. Its forward pass keeps only its output and
+  each query's log-sum-exp; the backward pass walks the chunks again and
+  rebuilds each chunk's weights from the logits and the stored log-sum-exp
+  (one matrix product instead of re-running the whole chunk). This is the
+  recomputation scheme of memory-efficient ("flash") attention.
+
+Both are written with `keras.ops`, so they run on every Keras backend.
 """
 
 import keras
@@ -183,6 +188,69 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
             return _from_chunks(dq_chunks, n), sums[0], sums[1], dbias
 
         return _from_chunks(y_chunks, n), gradient
+
+    return _differentiable(forward_with_gradient, q, k, v, key_bias)
+
+
+def softmax_attention(q, k, v, key_bias=None):
+    """`softmax(q k^T + key_bias) v` in one pass, its weights kept for the gradient.
+
+    The logits and the softmax run in float32 whatever the inputs' dtype.
+
+    Args:
+        q: queries, `(batch, N, d)`, already scaled.
+        k: keys, `(batch, M, d)`.
+        v: values, `(batch, M, d_v)`.
+        key_bias: optional `(batch, M)` term added to every row of the
+            logits.
+
+    Returns:
+        `(batch, N, d_v)`, in the dtype of `v`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> q, k, v = (np.random.rand(1, n, 4).astype("float32") for n in (10, 6, 6))
+    >>> y = softmax_attention(q, k, v)
+    >>> w = np.exp(q @ k[0].T)
+    >>> want = (w / w.sum(-1, keepdims=True)) @ v[0]
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(y), want, atol=1e-5))
+    True
+    """
+    if key_bias is not None:
+        key_bias = ops.cast(key_bias, "float32")
+
+    def forward_with_gradient(q, k, v, key_bias):
+        logits = ops.cast(ops.einsum("bnd,bmd->bnm", q, k), "float32")
+        if key_bias is not None:
+            logits = logits + ops.expand_dims(key_bias, 1)
+        weights = ops.softmax(logits, axis=-1)
+        cast_weights = ops.cast(weights, v.dtype)
+        y = ops.matmul(cast_weights, v)
+
+        def gradient(upstream):
+            dy = ops.cast(upstream, v.dtype)
+            row_dot = ops.sum(
+                ops.cast(dy, "float32") * ops.cast(y, "float32"), axis=-1, keepdims=True
+            )
+            dv = ops.einsum("bnm,bnd->bmd", cast_weights, dy)
+            dweights = ops.cast(ops.einsum("bnd,bmd->bnm", dy, v), "float32")
+            dlogits = weights * (dweights - row_dot)
+            dbias = None if key_bias is None else ops.sum(dlogits, axis=1)
+            dlogits = ops.cast(dlogits, q.dtype)
+            dq = ops.matmul(dlogits, k)
+            dk = ops.einsum("bnm,bnd->bmd", dlogits, q)
+            return dq, dk, dv, dbias
+
+        return y, gradient
+
+    return _differentiable(forward_with_gradient, q, k, v, key_bias)
+
+
+def _differentiable(forward_with_gradient, q, k, v, key_bias):
+    """Runs `forward_with_gradient(q, k, v, key_bias) -> (y, gradient)` under
+    `keras.ops.custom_gradient`; `gradient(dy)` returns `(dq, dk, dv, dbias)`,
+    `dbias` being `None` without a key bias."""
 
     def upstream_of(args, upstream):
         # TensorFlow and JAX pass the upstream gradient positionally; PyTorch
