@@ -8,8 +8,9 @@ FLOPs).
 
 Models run through Keras' own compiled paths: `predict_on_batch` for
 inference and `train_on_batch` (SGD, sparse cross-entropy) for a training
-step, with `jit_compile` on or off (XLA on TensorFlow and JAX; PyTorch runs
-eagerly).
+step, with `jit_compile` on or off (XLA on TensorFlow and JAX,
+`torch.compile` on PyTorch; its compilation is part of the warm-up call,
+not of the timed ones).
 
 Usage:
     python -m benchmarks.bench_models                        # TF, 8x224, fp32, jit off/on
@@ -75,8 +76,6 @@ def main(argv=None):
     print("|" + "---|" * 9)
     for backend, frames, dtype, jit in itertools.product(args.backends, args.frames,
                                                          args.dtypes, jits):
-        if backend == "torch" and jit == "on":
-            continue  # Keras' torch jit is torch.compile: not part of this table
         results = {}
         for model in ("i3d_r50", "nl_i3d_r50"):
             config = {"model": model, "frames": frames, "size": args.size, "batch": args.batch,

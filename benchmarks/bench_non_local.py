@@ -162,6 +162,9 @@ def compare_backends(args):
         rows = [("plain Keras block", "tensorflow", {"impl": "plain"})]
         rows += [("NonLocalBlock", backend, {"impl": "ours", "mode": "embedded_gaussian"})
                  for backend in args.backends]
+        if "torch" in args.backends:
+            rows.append(("NonLocalBlock, torch.compile", "torch",
+                         {"impl": "ours", "mode": "embedded_gaussian", "jit": True}))
         rows.append(("plain PyTorch module", "torch", {"impl": "plain_torch"}))
         baseline = None
         for label, backend, config in rows:

@@ -1,7 +1,9 @@
 """Forward and forward+backward steps of a Keras layer on the active backend.
 
 Each step is compiled the way a user of that backend would run it:
-`tf.function` on TensorFlow, `jax.jit` on JAX, eager on PyTorch. Each returned
+`tf.function` on TensorFlow, `jax.jit` on JAX, eager on PyTorch; with
+`jit_compile`, XLA on TensorFlow and `torch.compile` on PyTorch (JAX always
+compiles). Each returned
 callable blocks until its result is computed.
 """
 
@@ -60,15 +62,17 @@ def layer_steps(layer, x, jit_compile=False):
 
         x = torch.as_tensor(np.asarray(x))
 
+        call = torch.compile(layer) if jit_compile else layer
+
         def forward():
             with torch.no_grad():
-                return layer(x, training=False)
+                return call(x, training=False)
 
         def forward_backward():
             xg = x.detach().requires_grad_(True)
             for v in layer.trainable_weights:
                 v.value.grad = None
-            _loss(layer(xg, training=True)).backward()
+            _loss(call(xg, training=True)).backward()
             return xg.grad
 
         return forward, forward_backward
