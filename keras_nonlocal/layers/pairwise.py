@@ -123,6 +123,19 @@ def _attend(mode, q, k, v, scale, use_fused, key_bias=None):
     return ops.matmul(pairwise_weights(mode, q, k, scale, key_bias=key_bias), v)
 
 
+def _map_in_order(fn, blocks, dtype):
+    """`ops.map(fn, blocks)` with one block in flight at a time.
+
+    TensorFlow's `map_fn` runs up to 10 iterations at once in a graph, each
+    holding its own `(chunk, M)` weights, which is what chunking avoids.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.map(fn, blocks)
+    import tensorflow as tf
+
+    return tf.map_fn(fn, blocks, parallel_iterations=1, fn_output_signature=dtype)
+
+
 def non_local_attention(
     mode,
     q,
@@ -193,7 +206,7 @@ def non_local_attention(
     q = ops.pad(q, [[0, 0], [0, padded - n], [0, 0]])
     blocks = ops.reshape(q, (-1, num_chunks, chunk_size, q.shape[-1]))
     blocks = ops.transpose(blocks, (1, 0, 2, 3))
-    y = ops.map(lambda block: attend_block(block, k, v), blocks)
+    y = _map_in_order(lambda block: attend_block(block, k, v), blocks, v.dtype)
     y = ops.transpose(y, (1, 0, 2, 3))
     y = ops.reshape(y, (-1, padded, v.shape[-1]))
     return y[:, :n]
