@@ -55,6 +55,11 @@ def _concatenation_weights(a, b):
     return ops.relu(a + _transpose_keys(b)) / _num_keys(b, a.dtype)
 
 
+def _scaled_queries(q, scale):
+    """`q * scale`: scaling the (N, d) queries is cheaper than the (N, M) logits."""
+    return q if scale == 1.0 else q * ops.cast(scale, q.dtype)
+
+
 def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
     """Computes the normalised pairwise weights `w(i, j)`.
 
@@ -73,9 +78,7 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
         softmax modes.
     """
     if mode in SOFTMAX_MODES:
-        # Scaling the (N, d) queries is cheaper than scaling the (N, M) logits.
-        if scale != 1.0:
-            q = q * ops.cast(scale, q.dtype)
+        q = _scaled_queries(q, scale)
         logits = ops.einsum("bnd,bmd->bnm", q, k)
         if key_bias is not None:
             logits = logits + ops.expand_dims(key_bias, 1)
@@ -117,8 +120,7 @@ def _attend(mode, q, k, v, scale, use_fused, key_bias=None):
         )
         return ops.squeeze(y, 2)
     if mode in SOFTMAX_MODES:
-        if scale != 1.0:
-            q = q * ops.cast(scale, q.dtype)
+        q = _scaled_queries(q, scale)
         return softmax_attention(q, k, v, key_bias)
     return ops.matmul(pairwise_weights(mode, q, k, scale, key_bias=key_bias), v)
 
@@ -182,8 +184,7 @@ def non_local_attention(
     if chunk_size is None or (mode == "dot_product" and key_bias is None):
         return _attend(mode, q, k, v, scale, use_fused, key_bias)
     if mode in SOFTMAX_MODES:
-        if scale != 1.0:
-            q = q * ops.cast(scale, q.dtype)
+        q = _scaled_queries(q, scale)
         return chunked_softmax_attention(q, k, v, chunk_size, key_bias)
 
     # Every tensor the block depends on is an argument of the rematerialised

@@ -125,6 +125,12 @@ def balanced_chunks(n, chunk_size):
     return num_chunks, chunk_size
 
 
+def _logits(q, k, key_bias):
+    """`q k^T + key_bias` in float32: `(batch, N, M)`."""
+    logits = ops.cast(ops.einsum("bnd,bmd->bnm", q, k), "float32")
+    return logits if key_bias is None else logits + ops.expand_dims(key_bias, 1)
+
+
 def _chunked_attention(q, k, v, key_bias, chunk_size):
     n = ops.shape(q)[1]
     num_chunks, chunk_size = balanced_chunks(n, chunk_size)
@@ -134,15 +140,9 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
         `dbias` being `None` without a key bias."""
         q_chunks = _to_chunks(q, chunk_size, num_chunks)
 
-        def logits_of(q_block):
-            logits = ops.cast(ops.einsum("bnd,bmd->bnm", q_block, k), "float32")
-            if key_bias is None:
-                return logits
-            return logits + ops.expand_dims(key_bias, 1)
-
         def forward_chunk(carry, chunk):
             (q_block,) = chunk
-            logits = logits_of(q_block)
+            logits = _logits(q_block, k, key_bias)
             peak = ops.max(logits, axis=-1, keepdims=True)
             weights = ops.exp(logits - peak)
             total = ops.sum(weights, axis=-1, keepdims=True)
@@ -164,7 +164,7 @@ def _chunked_attention(q, k, v, key_bias, chunk_size):
 
             def backward_chunk(carry, chunk):
                 q_block, dy_block, lse, row_dot = chunk
-                weights = ops.exp(logits_of(q_block) - lse)
+                weights = ops.exp(_logits(q_block, k, key_bias) - lse)
                 dv = carry[1] + ops.einsum(
                     "bnm,bnd->bmd", ops.cast(weights, v.dtype), dy_block
                 )
@@ -221,10 +221,7 @@ def softmax_attention(q, k, v, key_bias=None):
         key_bias = ops.cast(key_bias, "float32")
 
     def forward_with_gradient(q, k, v, key_bias):
-        logits = ops.cast(ops.einsum("bnd,bmd->bnm", q, k), "float32")
-        if key_bias is not None:
-            logits = logits + ops.expand_dims(key_bias, 1)
-        weights = ops.softmax(logits, axis=-1)
+        weights = ops.softmax(_logits(q, k, key_bias), axis=-1)
         cast_weights = ops.cast(weights, v.dtype)
         y = ops.matmul(cast_weights, v)
 
