@@ -12,14 +12,14 @@ import re
 
 import numpy as np
 
+from keras_nonlocal.weights.safe_pickle import CheckpointFormatError
 from keras_nonlocal.weights.safe_pickle import safe_load
+
+__all__ = ["Checkpoint", "CheckpointFormatError", "blobs_from_object", "is_solver_state",
+           "read_checkpoint"]
 
 # Names of solver state, never model parameters.
 _SOLVER_STATE = re.compile(r"(_momentum$|^lr$|^model_iter$|^iter$|^iteration$)")
-
-
-class CheckpointFormatError(ValueError):
-    """The file unpickled, but is not laid out like an official checkpoint."""
 
 
 @dataclasses.dataclass
@@ -131,8 +131,10 @@ def read_checkpoint(path):
 
     Raises:
         keras_nonlocal.weights.UnsafePickleError: if the pickle tries to load
-            anything but plain data and numeric arrays.
-        CheckpointFormatError: if the file is not laid out like a checkpoint.
+            anything but numeric arrays and numbers in the official layout, or
+            claims more memory than the file holds.
+        CheckpointFormatError: if the file is empty, truncated, not a pickle
+            or not laid out like a checkpoint (the message names the file).
 
     Example:
 

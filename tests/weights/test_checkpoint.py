@@ -28,8 +28,9 @@ def test_bare_blob_dict_is_accepted():
 @pytest.mark.parametrize(
     "obj, message",
     [
-        ([1, 2], "holds a list"),
-        ({"blobs": [1]}, "not a dict"),
+        (3, "holds a int"),
+        ((1, 2), "holds a tuple"),
+        ({"blobs": 1}, "not a dict"),
         ({"blobs": {"w": "text"}}, "not a numeric array"),
         ({"lr": 0.1}, "no parameter blobs"),
     ],
@@ -37,8 +38,28 @@ def test_bare_blob_dict_is_accepted():
 def test_malformed_checkpoints_are_named(tmp_path, obj, message):
     path = tmp_path / "bad.pkl"
     path.write_bytes(pickle.dumps(obj, protocol=2))
-    with pytest.raises(CheckpointFormatError, match=message):
+    with pytest.raises(CheckpointFormatError, match=message) as info:
         read_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 40, -1])
+def test_truncated_and_empty_files_name_the_file(tmp_path, cut):
+    data = helpers.py2_pickle_bytes({"conv1_w": np.ones((4, 3), np.float32)})
+    path = tmp_path / "cut.pkl"
+    path.write_bytes(data[:cut])
+    with pytest.raises(CheckpointFormatError) as info:
+        read_checkpoint(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "empty" in message if cut == 0 else "truncated" in message
+
+
+def test_solver_entries_beside_blobs_are_set_aside(tmp_path):
+    path = tmp_path / "c.pkl"
+    path.write_bytes(pickle.dumps(
+        {"blobs": {"pred_b": np.zeros(2, np.float32)}, "model_iter": 5, "lr": 0.1}, protocol=2))
+    assert list(read_checkpoint(path).blobs) == ["pred_b"]
 
 
 def test_inflation_repeats_over_time_and_divides():
