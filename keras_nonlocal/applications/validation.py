@@ -9,6 +9,9 @@ import os
 import keras
 
 from keras_nonlocal.applications import presets
+from keras_nonlocal.weights.download import WEIGHTS_SUFFIXES
+from keras_nonlocal.weights.download import check_url
+from keras_nonlocal.weights.download import looks_like_url
 from keras_nonlocal.weights.sources import URL_SCHEMES
 
 
@@ -74,6 +77,8 @@ def validate_weights(weights, model_name, include_top, classes, input_setting=No
         if weights == "kinetics400":
             presets.preset_source(model_name, weights, input_setting)
         return
+    if looks_like_url(weights):  # an unsupported scheme or name fails here, not later
+        check_url(weights, WEIGHTS_SUFFIXES)
     if weights.startswith(URL_SCHEMES) or os.path.exists(os.path.expanduser(weights)):
         return
     if _official_checkpoint_accepted(weights, include_top, classes):

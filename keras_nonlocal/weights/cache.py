@@ -14,13 +14,25 @@ No SHA-256 of the official files is published. The first time a file is used
 successfully (unpickled, every blob verified, converted), its SHA-256 is
 written to `<file>.json`; every later use checks the file against it, and a
 file that no longer matches is deleted and fetched (or converted) again.
+
+Files are written through partial files `.<name>.<pid>-<random>.part` beside
+their destination, created with `O_EXCL` (so their mode follows the umask, as
+`keras.utils.get_file`'s files do) and locked (`flock`) for as long as their
+writer lives. A writer killed outright (SIGKILL) leaves its partial file
+behind; the next write of the same file removes every partial file whose lock
+is free, and never one that a live process, sharing the cache, still writes.
 """
 
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 import time
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 CACHE_SUBDIR = os.path.join("models", "keras_nonlocal")
 
@@ -155,16 +167,14 @@ def write_atomic(path, data):
 
     >>> write_atomic("/tmp/k/note.json", b"{}")  # doctest: +SKIP
     """
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
+    fd, tmp = create_part(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(fd, "wb", closefd=False) as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
+    finally:
+        _remove(tmp)  # gone after os.replace; removed after any failure
+        os.close(fd)  # releases the lock only now
 
 
 def write_record(path, sha256=None, **fields):
@@ -245,3 +255,133 @@ def _remove(path):
         os.remove(path)
     except FileNotFoundError:
         pass
+
+
+# ------------------------------------------------------------ partial files
+
+# Without `flock` (Windows) a partial file counts as abandoned after a day.
+STALE_PART_AGE = 24 * 3600
+
+
+def _lock(fd):
+    # Non-blocking exclusive lock; `True` when taken (always without flock).
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _is_file_of(fd, path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def create_part(path):
+    """Creates and locks a new partial file beside `path`.
+
+    The file is created with `O_EXCL` and mode `0o666` less the umask, and
+    stays locked until its descriptor is closed: close it only after moving
+    or removing the file. Its name, `.<name>.<pid>-<random>.part`, lets
+    `remove_stale_parts` find it if its writer is killed.
+
+    Args:
+        path: the final destination; its directory is created.
+
+    Returns:
+        `(fd, part_path)`: an open, locked, writable descriptor and its path.
+
+    Example:
+
+    >>> fd, part = create_part("/tmp/k/a.pkl")  # doctest: +SKIP
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        part = os.path.join(
+            directory, f".{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.part"
+        )
+        try:
+            fd = os.open(part, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+        # Between creation and locking another process's `remove_stale_parts`
+        # may have taken the file (it then deletes it): start again.
+        if _lock(fd) and _is_file_of(fd, part):
+            return fd, part
+        os.close(fd)  # pragma: no cover - that race
+
+
+def remove_stale_parts(path):
+    """Removes the partial files of `path` whose writer is gone.
+
+    A partial file is stale when nothing holds its lock (its writer exited
+    or was killed); one that a live process holds, in this process or any
+    other sharing the cache, is left alone. Without `flock` (Windows), partial
+    files older than `STALE_PART_AGE` seconds are removed.
+
+    Args:
+        path: the destination whose partial files are looked for.
+
+    Returns:
+        The list of removed paths.
+
+    Example:
+
+    >>> remove_stale_parts("/tmp/k/models/keras_nonlocal/official/a.pkl")  # doctest: +SKIP
+    []
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = f".{os.path.basename(path)}."
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for name in sorted(names):
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        part = os.path.join(directory, name)
+        if fcntl is None:  # pragma: no cover - Windows
+            try:
+                if time.time() - os.path.getmtime(part) > STALE_PART_AGE:
+                    os.remove(part)
+                    removed.append(part)
+            except OSError:
+                pass
+            continue
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _lock(fd) and _is_file_of(fd, part):
+                os.remove(part)
+                removed.append(part)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def record_if_missing(path, **fields):
+    """Writes the record of a cached file unless it already has one.
+
+    Args:
+        path: the cached file, just used successfully.
+        **fields: facts for `write_record` (e.g. `source=`).
+
+    Returns:
+        The record, old or new.
+
+    Example:
+
+    >>> record_if_missing("/tmp/k/official/a.pkl", source="a.pkl")  # doctest: +SKIP
+    """
+    return read_record(path) or write_record(path, **fields)

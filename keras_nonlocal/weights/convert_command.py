@@ -150,6 +150,12 @@ def convert(args):
         model, path, args.output, include_top=not args.no_top, inflate=inflate,
         overwrite=args.overwrite,
     )
+    if row is not None:
+        # A cached official file just verified blob by blob: record its SHA-256
+        # beside it, as a load through `weights=` does (docs/weights.md).
+        from keras_nonlocal.weights import cache
+
+        cache.record_if_missing(path, source=row.file_name)
     print(f"{model_name}" + (f" ({input_setting})" if video and input_setting else "")
           + f" <- {path}")
     print(report.summary(verbose=args.verbose))

@@ -1,23 +1,115 @@
 """Downloading into the cache: atomically, verified, with host fallback.
 
-A download streams into a temporary file in the destination directory and is
+A download streams into a partial file in the destination directory and is
 moved into place with `os.replace` only once every byte announced by the
 server has arrived and the SHA-256 (when known) matches. An interrupted,
 truncated or corrupted transfer therefore never leaves a file that a later run
-would trust.
+would trust. The partial file is removed on any error or interrupt; one left
+by a killed process is removed by the next download of the same file
+(`cache.remove_stale_parts`). The library installs no signal handler; a
+command-line program calls `install_sigterm_cleanup()` so that SIGTERM cleans
+up as Ctrl-C does.
 """
 
 import hashlib
 import http.client
 import os
+import re
+import signal
 import sys
-import tempfile
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from keras_nonlocal.weights import cache as _cache
 
 _CHUNK = 1 << 20
+
+# Schemes `download` fetches, and the file names `weights=` can load.
+SUPPORTED_SCHEMES = ("http", "https", "file")
+WEIGHTS_SUFFIXES = (".pkl", ".weights.h5")
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class SHA256MismatchError(ValueError):
+    """A downloaded file does not have the expected SHA-256 (nothing was kept)."""
+
+
+def looks_like_url(text):
+    """Whether a string starts with a URL scheme (`name://`).
+
+    Example:
+
+    >>> looks_like_url("ftp://host/a.pkl"), looks_like_url("/data/a.pkl")
+    (True, False)
+    """
+    return bool(_SCHEME.match(text))
+
+
+def check_url(url, suffixes=None):
+    """Refuses, before any transfer, a URL that cannot be fetched or loaded.
+
+    Args:
+        url: the URL.
+        suffixes: file-name endings the URL must have (e.g.
+            `WEIGHTS_SUFFIXES`), or `None` for any name.
+
+    Raises:
+        ValueError: for a scheme other than `http`, `https` and `file`, or
+            a file name without one of `suffixes`.
+
+    Example:
+
+    >>> check_url("ftp://example.org/a.pkl")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unsupported URL scheme 'ftp' in 'ftp://example.org/a.pkl': weights can be downloaded from http://, https:// and file:// URLs only.
+    """
+    match = _SCHEME.match(url)
+    scheme = match.group(1).lower() if match else ""
+    if scheme not in SUPPORTED_SCHEMES:
+        raise ValueError(
+            f"Unsupported URL scheme {scheme!r} in {url!r}: weights can be "
+            "downloaded from http://, https:// and file:// URLs only."
+        )
+    if suffixes:
+        name = os.path.basename(urllib.parse.urlparse(url).path)
+        if not name.endswith(tuple(suffixes)):
+            raise ValueError(
+                f"{url!r} does not name a weights file: its name {name!r} should end "
+                f"in {' or '.join(map(repr, suffixes))} (an official checkpoint or a "
+                "Keras weights file). Nothing was downloaded."
+            )
+
+
+def install_sigterm_cleanup():
+    """Makes SIGTERM unwind the program like Ctrl-C, for command-line tools.
+
+    By default SIGTERM ends a Python process at once, without running
+    `finally` blocks, so a download in progress leaves its partial file (it
+    is removed by the next download of that file). After this call SIGTERM
+    raises `SystemExit(143)` in the main thread instead: partial files are
+    removed and the process exits with status 143 (128 + SIGTERM), as it
+    would have. A second SIGTERM ends the process at once. The library never
+    calls this; `keras-nonlocal` does. Off the main thread it does nothing.
+
+    Returns:
+        The previous handler, or `None` when nothing was installed.
+
+    Example:
+
+    >>> install_sigterm_cleanup()  # doctest: +SKIP
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _terminate(signum, frame):
+        signal.signal(signum, signal.SIG_DFL)
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, _terminate)
 
 
 class WeightsDownloadError(OSError):
@@ -30,15 +122,25 @@ class WeightsDownloadError(OSError):
             placed there by hand.
     """
 
-    def __init__(self, file_name, failures, cache_path, manual_hint=None):
+    def __init__(self, file_name, failures, cache_path, manual_hint=None,
+                 hash_mismatch_only=False):
         self.file_name = file_name
         self.failures = list(failures)
         self.cache_path = cache_path
         lines = [f"Could not download {file_name!r}. Tried:"]
         lines += [f"  {url}: {reason}" for url, reason in self.failures]
+        if hash_mismatch_only:
+            lines.append(
+                "The file was delivered but differs from the expected SHA-256, so "
+                "nothing was kept: the host serves another file, or the expected "
+                "hash is wrong. To use a copy you trust, place it by hand at"
+            )
+        else:
+            lines.append(
+                "If this machine is offline or the host is unreachable, download "
+                "the file elsewhere and place it by hand at"
+            )
         lines.append(
-            "If this machine is offline or the host is unreachable, download "
-            "the file elsewhere and place it by hand at\n"
             f"  {cache_path}\n"
             "(set KERAS_HOME to move the cache)"
             + (f", or {manual_hint}" if manual_hint else "")
@@ -80,23 +182,24 @@ def download(url, path, sha256=None, progress=True, timeout=60):
         The SHA-256 of the downloaded file.
 
     Raises:
+        ValueError: the URL's scheme is not supported (nothing is fetched).
         urllib.error.URLError, OSError: the transfer failed (nothing is left
             at `path` nor in its directory).
-        ValueError: the hash does not match (nothing is left either).
+        SHA256MismatchError: the hash does not match (nothing is left
+            either); a `ValueError`.
 
     Example:
 
     >>> download("https://dl.fbaipublicfiles.com/video-nonlocal/"
     ...          "c2d_baseline_8x8_IN_pretrain_400k.pkl", "c2d.pkl")  # doctest: +SKIP
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part"
-    )
+    check_url(url)
+    # Partial files of killed downloads of this file; never a live one.
+    _cache.remove_stale_parts(path)
+    fd, tmp = _cache.create_part(path)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(fd, "wb", closefd=False) as out:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 length = response.headers.get("Content-Length")
                 length = int(length) if length and length.isdigit() else None
@@ -112,14 +215,16 @@ def download(url, path, sha256=None, progress=True, timeout=60):
                 raise http.client.IncompleteRead(b"", length - bar.seen)
         actual = digest.hexdigest()
         if sha256 is not None and actual != sha256.lower():
-            raise ValueError(
+            raise SHA256MismatchError(
                 f"SHA-256 mismatch for {url}: expected {sha256.lower()}, got {actual}."
             )
         os.replace(tmp, path)
         return actual
     finally:
-        # Gone after os.replace; removed after any failure or interrupt.
+        # Gone after os.replace; removed after any failure or interrupt. The
+        # lock is released only once the file is moved or removed.
         _cache._remove(tmp)
+        os.close(fd)
 
 
 def _reason(error):
@@ -127,6 +232,8 @@ def _reason(error):
         return f"HTTP {error.code} {error.reason}"
     if isinstance(error, urllib.error.URLError):
         return f"unreachable ({error.reason})"
+    if isinstance(error, SHA256MismatchError):
+        return str(error)
     if isinstance(error, http.client.IncompleteRead):
         return (
             f"transfer interrupted ({error.expected} bytes missing of the "
@@ -159,14 +266,16 @@ def fetch(file_name, base_urls, path, sha256=None, progress=True, timeout=60, ma
     >>> fetch("c2d_baseline_8x8_IN_pretrain_400k.pkl",
     ...       keras_nonlocal.weights.sources.base_urls(), "c2d.pkl")  # doctest: +SKIP
     """
-    failures = []
+    failures, mismatches = [], 0
     for base in base_urls:
         url = base + file_name
         try:
             return url, download(url, path, sha256=sha256, progress=progress, timeout=timeout)
         except (OSError, ValueError, http.client.HTTPException) as error:
             failures.append((url, _reason(error)))
-    raise WeightsDownloadError(file_name, failures, path, manual_hint)
+            mismatches += isinstance(error, SHA256MismatchError)
+    raise WeightsDownloadError(file_name, failures, path, manual_hint,
+                               hash_mismatch_only=bool(failures) and mismatches == len(failures))
 
 
 def fetch_url(url, path, sha256=None, progress=True, timeout=60):
@@ -182,10 +291,16 @@ def fetch_url(url, path, sha256=None, progress=True, timeout=60):
     Returns:
         The SHA-256 of the file.
 
+    Raises:
+        ValueError: before any transfer, when the scheme is not supported or
+            the URL's file name does not end in `.pkl` or `.weights.h5`.
+        WeightsDownloadError: the transfer failed or the hash differs.
+
     Example:
 
     >>> fetch_url("https://example.org/nl.weights.h5", "nl.weights.h5")  # doctest: +SKIP
     """
+    check_url(url, WEIGHTS_SUFFIXES)
     try:
         return download(url, path, sha256=sha256, progress=progress, timeout=timeout)
     except (OSError, ValueError, http.client.HTTPException) as error:
@@ -194,4 +309,5 @@ def fetch_url(url, path, sha256=None, progress=True, timeout=60):
             [(url, _reason(error))],
             path,
             "pass the downloaded file's local path as `weights=`",
+            hash_mismatch_only=isinstance(error, SHA256MismatchError),
         ) from error

@@ -29,8 +29,11 @@ from keras_nonlocal.weights import cache as _cache
 from keras_nonlocal.weights import sources
 from keras_nonlocal.weights.checkpoint import CheckpointFormatError
 from keras_nonlocal.weights.checkpoint import read_checkpoint
+from keras_nonlocal.weights.download import WEIGHTS_SUFFIXES
+from keras_nonlocal.weights.download import check_url
 from keras_nonlocal.weights.download import fetch
 from keras_nonlocal.weights.download import fetch_url
+from keras_nonlocal.weights.download import looks_like_url
 from keras_nonlocal.weights.mapping import HEAD_PREFIXES
 from keras_nonlocal.weights.mapping import apply_mapping
 from keras_nonlocal.weights.mapping import model_slots
@@ -286,15 +289,16 @@ def _extract_member(archive, member, destination):
         for info in tar:
             if info.isfile() and os.path.basename(info.name) == member:
                 source = tar.extractfile(info)
-                directory = os.path.dirname(destination)
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{member}.", suffix=".part")
+                _cache.remove_stale_parts(destination)
+                fd, tmp = _cache.create_part(destination)
                 try:
-                    with os.fdopen(fd, "wb") as out:
+                    with open(fd, "wb", closefd=False) as out:
                         for chunk in iter(lambda: source.read(1 << 20), b""):
                             out.write(chunk)
                     os.replace(tmp, destination)
                 finally:
                     _cache._remove(tmp)
+                    os.close(fd)
                 return
     raise WeightsIntegrityError(f"{archive} has no member named {member!r}.")
 
@@ -431,6 +435,8 @@ def validate_weights_argument(weights, include_top=True, classes=None):
                 f"`classes` should be 400.  Received classes={classes}"
             )
         return
+    if looks_like_url(weights):  # an unsupported scheme or name fails here, not later
+        check_url(weights, WEIGHTS_SUFFIXES)
     if weights == "imagenet" or _is_url(weights):
         return
     if not os.path.exists(os.path.expanduser(weights)):
