@@ -105,12 +105,21 @@ class _BoundedReader:
 
     def __init__(self, file, size):
         self._file = file
+        self.size = size
         self.remaining = size
+
+    def tell(self):
+        return self.size - self.remaining
 
     def read(self, n=-1):
         if n is None or n < 0:
             n = self.remaining
         if n > self.remaining:
+            if not self.remaining:
+                raise _Malformed(
+                    f"the file ends after {self.size:,} bytes, in the middle of the "
+                    "pickle (it is truncated)"
+                )
             raise _Malformed(
                 f"a field claims {n:,} bytes but only {self.remaining:,} remain "
                 "(the file is truncated, or not a checkpoint)"
@@ -161,6 +170,12 @@ def _shape(value, what):
     ):
         raise _Refused(f"{what} {_short(value)} (not a tuple of non-negative integers)")
     return value
+
+
+def _a(value):
+    # "a dict", "an int": the type of `value`, with its article.
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _short(value, limit=60):
@@ -504,7 +519,7 @@ def _check_schema(obj, visit):
     # else is walked (the machine has already bounded the nesting).
     if not isinstance(obj, dict):
         raise _Malformed(
-            f"the pickle holds a {type(obj).__name__}; an official checkpoint is a "
+            f"the pickle holds {_a(obj)}; an official checkpoint is a "
             "dict with a 'blobs' dict of name -> array"
         )
     blobs = obj
@@ -518,11 +533,11 @@ def _check_schema(obj, visit):
         blobs = obj["blobs"]
         if not isinstance(blobs, dict):
             raise _Malformed(
-                f"'blobs' is a {type(blobs).__name__}, not a dict of name -> array"
+                f"'blobs' is {_a(blobs)}, not a dict of name -> array"
             )
         for key in SOLVER_ENTRIES:
             if key in obj and not _is_number_or_array(obj[key]):
-                raise _Malformed(f"{key!r} is a {type(obj[key]).__name__}, not a number")
+                raise _Malformed(f"{key!r} is {_a(obj[key])}, not a number")
     for name, value in blobs.items():
         if visit is not None:
             visit(value)
@@ -530,7 +545,7 @@ def _check_schema(obj, visit):
             raise _Malformed(f"blob names must be strings; found {_short(name)}")
         if not _is_number_or_array(value):
             raise _Malformed(
-                f"blob {_short(name)} is a {type(value).__name__}, not a numeric "
+                f"blob {_short(name)} is {_a(value)}, not a numeric "
                 "array or number"
             )
     return obj

@@ -28,7 +28,7 @@ def test_bare_blob_dict_is_accepted():
 @pytest.mark.parametrize(
     "obj, message",
     [
-        (3, "holds a int"),
+        (3, "holds an int"),
         ((1, 2), "holds a tuple"),
         ({"blobs": 1}, "not a dict"),
         ({"blobs": {"w": "text"}}, "not a numeric array"),

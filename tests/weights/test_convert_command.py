@@ -57,6 +57,13 @@ def test_official_name_is_downloaded_converted_and_reported(server, keras_home, 
     model = get_model("c2d_r50", input_setting="8x8", input_shape=(4, 32, 32, 3))
     model.load_weights(str(out))
     helpers.assert_weights_equal_blobs(model, blobs)
+    # The cached file's SHA-256 is recorded beside it, as docs/weights.md says.
+    from keras_nonlocal.weights import cache
+
+    cached = cache.cache_path("official", "c2d_baseline_8x8_IN_pretrain_400k.pkl")
+    record = cache.read_record(cached)
+    assert record["sha256"] == cache.sha256_file(cached)
+    assert record["source"] == "c2d_baseline_8x8_IN_pretrain_400k.pkl"
 
 
 def test_script_is_a_thin_wrapper():
