@@ -302,3 +302,28 @@ def test_safe_load_accepts_a_file_object(tmp_path):
     path.write_bytes(pickle.dumps({"x": np.ones(2)}, protocol=2))
     with open(path, "rb") as f:
         assert safe_load(f)["x"].shape == (2,)
+
+
+@pytest.mark.timeout(300)
+def test_every_loader_refuses_the_dag_of_the_issue(tmp_path, server, keras_home):
+    from keras_nonlocal.weights import cache
+    from keras_nonlocal.weights import fetch_official_checkpoint
+    from keras_nonlocal.weights import load_weights
+
+    data = _shared_dag(40, "list")
+    model = helpers.small_model()
+    local = tmp_path / "dag.pkl"
+    local.write_bytes(data)
+    with pytest.raises(UnsafePickleError, match=re.escape(str(local))):
+        load_weights(model, str(local))
+    with open(server.path("dag.pkl"), "wb") as f:
+        f.write(data)
+    with pytest.raises(UnsafePickleError, match="a list"):
+        load_weights(model, server.base_url + "dag.pkl")
+    name = "c2d_baseline_8x8_IN_pretrain_400k.pkl"
+    planted = cache.cache_path("official", name)
+    os.makedirs(os.path.dirname(planted))
+    with open(planted, "wb") as f:
+        f.write(data)
+    with pytest.raises(UnsafePickleError, match=re.escape(planted)):
+        fetch_official_checkpoint(name)
