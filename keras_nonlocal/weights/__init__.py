@@ -5,7 +5,8 @@ The entry point is `load_weights(model, weights, ...)`, which every builder of
 
 - `sources`: the official files, hosts and accuracies, as data.
 - `cache` / `download`: the cache under `$KERAS_HOME/models/keras_nonlocal`,
-  atomic downloads with host fallback and SHA-256 checks.
+  atomic downloads with host fallback; no official SHA-256 exists, so each
+  file's hash is recorded on first use and verified on every later use.
 - `safe_pickle` / `checkpoint`: reading the official Python-2 pickles without
   executing anything.
 - `mapping` / `inflation`: official blob <-> Keras weight, with verification.
