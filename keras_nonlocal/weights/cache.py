@@ -264,13 +264,17 @@ STALE_PART_AGE = 24 * 3600
 
 
 def _lock(fd):
-    # Non-blocking exclusive lock; `True` when taken (always without flock).
+    # Non-blocking exclusive lock: `True` when taken, `False` when another
+    # open file holds it, `None` when the file system cannot lock (no flock on
+    # Windows, some network file systems).
     if fcntl is None:  # pragma: no cover - Windows
-        return True
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         return False
+    except OSError:  # pragma: no cover - ENOLCK, EOPNOTSUPP
+        return None
     return True
 
 
@@ -314,7 +318,7 @@ def create_part(path):
             continue
         # Between creation and locking another process's `remove_stale_parts`
         # may have taken the file (it then deletes it): start again.
-        if _lock(fd) and _is_file_of(fd, part):
+        if _lock(fd) is not False and _is_file_of(fd, part):
             return fd, part
         os.close(fd)  # pragma: no cover - that race
 
@@ -349,24 +353,26 @@ def remove_stale_parts(path):
         if not (name.startswith(prefix) and name.endswith(".part")):
             continue
         part = os.path.join(directory, name)
-        if fcntl is None:  # pragma: no cover - Windows
-            try:
-                if time.time() - os.path.getmtime(part) > STALE_PART_AGE:
-                    os.remove(part)
-                    removed.append(part)
-            except OSError:
-                pass
-            continue
         try:
             fd = os.open(part, os.O_RDONLY)
         except OSError:
             continue
+        aged = False
         try:
-            if _lock(fd) and _is_file_of(fd, part):
-                os.remove(part)
+            locked = _lock(fd)
+            if locked is None:  # pragma: no cover - cannot lock: judge by age
+                aged = time.time() - os.fstat(fd).st_mtime > STALE_PART_AGE
+            elif locked and _is_file_of(fd, part):
+                os.remove(part)  # while holding its lock
                 removed.append(part)
         finally:
             os.close(fd)
+        if aged:  # pragma: no cover - removed once closed (Windows needs that)
+            try:
+                os.remove(part)
+                removed.append(part)
+            except OSError:
+                pass
     return removed
 
 
