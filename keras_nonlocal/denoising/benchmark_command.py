@@ -330,7 +330,7 @@ def plot_crops(path, sigma, crops, rows):
     labels["clean"] = "clean"
     columns = [key for key in FIGURE_COLUMNS if any(key in kept for _, kept in crops)]
     figure, axes = plt.subplots(
-        len(crops), len(columns), figsize=(2.2 * len(columns), 2.4 * len(crops)), squeeze=False
+        len(crops), len(columns), figsize=(2.2 * len(columns), 2.9 * len(crops)), squeeze=False
     )
     for r, (name, kept) in enumerate(crops):
         for c, key in enumerate(columns):
