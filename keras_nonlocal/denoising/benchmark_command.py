@@ -27,7 +27,6 @@ import time
 import numpy as np
 
 import keras_nonlocal.denoising as denoising
-from keras_nonlocal.cli import weights_argument
 from keras_nonlocal.denoising import classical
 from keras_nonlocal.denoising import denoise_command
 from keras_nonlocal.denoising import image_io
@@ -374,7 +373,7 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="only the first N images")
     parser.add_argument("--skip", nargs="+", choices=SKIPPABLE, default=[], metavar="METHOD", help=f"leave out methods: {', '.join(SKIPPABLE)}")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the noise (default: 0)")
-    parser.add_argument("--weights", type=weights_argument, default=None, metavar="W", help="our model's weights (default: the preset σ picks)")
+    parser.add_argument("--weights", default=None, metavar="W", help="our model's weights (default: the preset σ picks)")
     parser.add_argument("--ablation", default=ABLATION_PRESET, metavar="W", help=f"the ablation's weights (default: {ABLATION_PRESET})")
     parser.add_argument("--out", default="denoise-benchmark", metavar="DIR", help="folder for the CSV, table and figures (default: ./denoise-benchmark)")
     parser.add_argument("--figure-images", type=_positive_int, default=2, metavar="N", help="images in each figure (default: 2)")
@@ -408,6 +407,36 @@ def _check_outputs(out, sigmas, overwrite):
                 raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
 
 
+def _echo(line):
+    # A result: standard output (progress and logs go to standard error).
+    print(line, file=sys.stdout, flush=True)
+
+
+def _log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def validate(args):
+    """Checks the images, options and outputs, before any work.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Returns:
+        The image paths to measure.
+
+    Raises:
+        ValueError: for bad options or unsupported images.
+        OSError: for a missing `--images` folder, unreadable images, or
+            results in `--out` that exist (without `--overwrite`).
+    """
+    paths = list_images(args.images, args.limit)
+    for path in paths:
+        image_io.probe_image(path)
+    _check_outputs(args.out, list(dict.fromkeys(args.sigma)), args.overwrite)
+    return paths
+
+
 def run(args):
     """Runs the `denoise-benchmark` subcommand.
 
@@ -421,26 +450,19 @@ def run(args):
         ValueError: for bad options or images (named in the message).
         OSError: for files that cannot be read or written.
     """
+    paths = validate(args)
     sigmas = list(dict.fromkeys(args.sigma))
-    paths = list_images(args.images, args.limit)
-    for path in paths:
-        image_io.probe_image(path)
-    _check_outputs(args.out, sigmas, args.overwrite)
     methods = default_methods(weights=args.weights, ablation=args.ablation, skip=set(args.skip))
-
-    def log(line):
-        print(line, file=sys.stderr, flush=True)
-
     rows, records, crops = run_benchmark(
-        paths, sigmas, methods, seed=args.seed, figure_images=args.figure_images, crop=args.crop, log=log
+        paths, sigmas, methods, seed=args.seed, figure_images=args.figure_images, crop=args.crop, log=_log
     )
-    print(f"{len(paths)} image(s) from {args.images}, seed {args.seed}")
-    print(format_table(rows))
+    _echo(f"{len(paths)} image(s) from {args.images}, seed {args.seed}")
+    _echo(format_table(rows))
     os.makedirs(args.out, exist_ok=True)
     write_csv(os.path.join(args.out, CSV_NAME), records)
     with open(os.path.join(args.out, TABLE_NAME), "w", encoding="utf-8") as f:
         f.write(format_markdown(rows))
     for sigma in sigmas:
         plot_crops(os.path.join(args.out, figure_name(sigma)), sigma, crops[sigma], rows)
-    print(f"wrote {', '.join(_outputs(args.out, sigmas))}")
+    _log(f"wrote {', '.join(_outputs(args.out, sigmas))}")
     return 0

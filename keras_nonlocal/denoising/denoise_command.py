@@ -23,7 +23,6 @@ import time
 import numpy as np
 
 import keras_nonlocal.denoising as denoising
-from keras_nonlocal.cli import weights_argument
 from keras_nonlocal.denoising import image_io
 from keras_nonlocal.denoising import noise
 
@@ -52,7 +51,7 @@ def add_arguments(parser):
     )
     level.add_argument("--blind", action="store_true", help="use the blind model (the default)")
     parser.add_argument(
-        "--weights", type=weights_argument, default=None, metavar="W",
+        "--weights", default=None, metavar="W",
         help="a denoiser preset or .weights.h5 file (default: the preset --sigma picks)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in DIR")
@@ -340,6 +339,32 @@ def _load_model(weights, sigma):
     return denoising.load_denoiser(weights, sigma)
 
 
+def _echo(line):
+    # A result: standard output (progress and logs go to standard error).
+    print(line, file=sys.stdout, flush=True)
+
+
+def _log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def validate(args):
+    """Checks the inputs and the output folder, before the model is built.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Returns:
+        The plan: a list of `(input path, output path, ImageInfo)`.
+
+    Raises:
+        ValueError: for unsupported inputs or two inputs with one output name.
+        OSError: for missing or unreadable inputs, outputs that exist or
+            would replace an input, and an unusable `--out`.
+    """
+    return plan_outputs(expand_inputs(args.inputs), args.out, overwrite=args.overwrite)
+
+
 def run(args):
     """Runs the `denoise` subcommand.
 
@@ -353,16 +378,15 @@ def run(args):
         ValueError: for bad inputs or options (named in the message).
         OSError: for files that cannot be read or written.
     """
-    paths = expand_inputs(args.inputs)
-    plan_outputs(paths, args.out, overwrite=args.overwrite)  # before the model is built
+    plan = validate(args)
     start = time.perf_counter()
     model = _load_model(args.weights, None if args.blind else args.sigma)
-    print(f"model: {getattr(model, 'name', model)}", file=sys.stderr)
-
-    def log(line):
-        print(line, file=sys.stderr, flush=True)
-
-    outputs = denoise_images(paths, args.out, model, overwrite=args.overwrite, log=log)
+    _log(f"model: {getattr(model, 'name', model)}")
+    paths = [path for path, _, _ in plan]
+    outputs = denoise_images(paths, args.out, model, overwrite=args.overwrite, log=_log)
     seconds = time.perf_counter() - start
-    print(f"denoised {len(outputs)} image(s) into {args.out} in {seconds:.1f} s ({seconds / len(outputs):.2f} s per image)")
+    _echo(
+        f"denoised {len(outputs)} image(s) into {args.out} in {seconds:.1f} s "
+        f"({seconds / len(outputs):.2f} s per image, the model's loading included)"
+    )
     return 0

@@ -257,7 +257,7 @@ def to_samples(pixels, dtype):
     Example:
 
     >>> to_samples(np.array([-3.0, 127.6, 255.0, 300.0]), "uint16")
-    array([    0, 32925, 65535, 65535], dtype=uint16)
+    array([    0, 32793, 65535, 65535], dtype=uint16)
     """
     dtype = np.dtype(dtype)
     top = np.iinfo(dtype).max

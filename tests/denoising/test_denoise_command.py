@@ -120,7 +120,6 @@ def test_sigma_flags_reach_the_loader(tmp_path, injected):
         (["--blind"], (None, None)),
         ([], (None, None)),
         (["--sigma", "50", "--weights", "my.weights.h5"], ("my.weights.h5", 50.0)),
-        (["--weights", "none"], (None, None)),
     ]:
         injected["calls"].clear()
         assert cli.main(["denoise", source, "--out", str(tmp_path / "o"), "--overwrite", *flags]) == 0
