@@ -56,8 +56,8 @@ class Method:
         build: `build(sigma)` returns `denoise(noisy) -> estimate` for
             `(H, W, C)` images on the 0–255 scale, or raises
             `MethodUnavailable` (or ImportError) with the reason.
-        warmup: whether to make one untimed call first (a Keras model
-            traces its graph on its first call).
+        warmup: whether to make one untimed call per image size first (a
+            Keras model traces its graph for each new input shape).
     """
 
     key: str
@@ -170,8 +170,8 @@ def run_benchmark(paths, sigmas, methods, seed=0, figure_images=2, crop=96, log=
     """Measures every method on every image at every σ.
 
     For each σ, each method is built once (not timed), makes one untimed call
-    if it asks for a warm-up, and is then timed on each image's noisy version
-    (the same for every method).
+    per image size if it asks for a warm-up, and is then timed on each image's
+    noisy version (the same for every method).
 
     Args:
         paths: clean images (read with `image_io.read_image`).
@@ -210,8 +210,12 @@ def run_benchmark(paths, sigmas, methods, seed=0, figure_images=2, crop=96, log=
                 row.model = str(getattr(model, "name", ""))
                 for (name, clean), noisy in zip(clean_images, noisy_images):
                     denoise_command.check_channels(model, clean.shape[-1], name)
-            if method.warmup:
-                denoise(noisy_images[0].astype(np.float32))
+            if method.warmup:  # one untimed call per image size: tracing is not denoising
+                sizes = {}
+                for noisy in noisy_images:
+                    sizes.setdefault(noisy.shape, noisy)
+                for noisy in sizes.values():
+                    denoise(noisy.astype(np.float32))
             psnrs, ssims, times = [], [], []
             for index, ((name, clean), noisy) in enumerate(zip(clean_images, noisy_images)):
                 start = time.perf_counter()

@@ -395,7 +395,7 @@ def _pil_target_mode(path, im):
     mode = im.mode
     if mode in ("L", "LA", "RGB", "RGBA"):
         return mode
-    if mode.startswith("I;16"):
+    if mode.startswith("I;16") or mode == "I":  # "I": 16-bit PNGs in older Pillow
         return "I;16"
     if mode == "1":
         return "L"
@@ -414,9 +414,14 @@ def _read_pil(path, fmt):
     _refuse_16bit_colour_png(path, fmt)
     with PILImage.open(path) as im:
         mode = _pil_target_mode(path, im)
-        metadata = {k: im.info[k] for k in ("icc_profile", "exif") if im.info.get(k)}
+        keep = ("icc_profile", "exif") if im.mode in ("L", "LA", "RGB", "RGBA", "P", "PA", "1") or mode == "I;16" else ("exif",)
+        metadata = {k: im.info[k] for k in keep if im.info.get(k)}  # a CMYK profile would not fit RGB
         if mode == "I;16":
-            samples = np.array(im, dtype=np.uint16)
+            samples = np.array(im)
+            if samples.dtype != np.uint16:
+                if samples.min() < 0 or samples.max() > 65535:
+                    raise ImageReadError(f"{path}: 32-bit integer samples are not supported")
+                samples = samples.astype(np.uint16)
         else:
             if im.mode != mode:
                 im = im.convert(mode)

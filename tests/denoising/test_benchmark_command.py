@@ -192,3 +192,22 @@ def test_the_command_is_registered():
     args = cli.build_parser().parse_args(["denoise-benchmark", "--images", "set12"])
     assert args._module == "keras_nonlocal.denoising.benchmark_command"
     assert args.sigma == [15.0, 25.0, 50.0]
+
+
+def test_models_get_one_untimed_call_per_image_size(images, monkeypatch):
+    model = image_files.residual_model(1)
+    shapes = []
+
+    class Recording:
+        input_shape = model.input_shape
+        name = "recording"
+
+        def predict_on_batch(self, batch):
+            shapes.append(batch.shape[1:3])
+            return model.predict_on_batch(batch)
+
+    monkeypatch.setattr(denoising, "load_denoiser", lambda weights, sigma: Recording(), raising=False)
+    paths = benchmark_command.list_images(str(images))  # 32x32 and 28x36
+    methods = benchmark_command.default_methods(skip={"nlm", "bm3d", "ablation"})
+    benchmark_command.run_benchmark(paths, [25], methods)
+    assert shapes == [(32, 32), (28, 36), (32, 32), (28, 36)]  # warm-up per size, then timed

@@ -210,3 +210,14 @@ def test_to_samples_rounds_and_clips():
         [0, 0, 1, 255, 255, 255],
     )
     np.testing.assert_array_equal(image_io.to_samples(np.array([1.0, 255.0]), "uint16"), [257, 65535])
+
+
+def test_cmyk_jpeg_is_read_as_rgb_and_written_as_rgb_jpeg(tmp_path):
+    from PIL import Image
+
+    source = str(tmp_path / "print.jpg")
+    Image.fromarray(image_files.textured(12, 16, 3)).convert("CMYK").save(source)
+    image, target = _round_trip(tmp_path, source, "print.jpg")
+    assert image.channels == 3 and "icc_profile" not in image.metadata
+    with Image.open(target) as im:
+        assert im.mode == "RGB" and im.size == (16, 12)
