@@ -33,8 +33,9 @@ from keras_nonlocal.denoising import image_io
 from keras_nonlocal.denoising import metrics
 from keras_nonlocal.denoising import noise
 
-# The preset of the σ = 25 denoiser without non-local blocks (the ablation).
-ABLATION_PRESET = "nonlocal_denoiser_ablation_sigma25"
+# The preset of the σ = 25 denoiser without non-local blocks (the ablation), a
+# key of `keras_nonlocal.denoising.DENOISER_PRESETS`.
+ABLATION_PRESET = "dncnn_gray_sigma25"
 
 CSV_NAME = "denoise-benchmark.csv"
 TABLE_NAME = "denoise-benchmark.md"
@@ -93,8 +94,19 @@ class Row:
     note: str = ""
 
 
-def _model_method(key, label, load):
+def _trained_sigma(weights):
+    """The σ a preset was trained for; `None` for the blind one, a file or no preset."""
+    if not isinstance(weights, str):
+        return None
+    return denoising.DENOISER_PRESETS.get(weights, {}).get("sigma")
+
+
+def _model_method(key, label, load, weights=None):
+    # With `weights`, a preset trained for one σ runs at that σ only.
     def build(sigma):
+        trained = _trained_sigma(weights)
+        if trained is not None and float(trained) != sigma:
+            raise MethodUnavailable(f"{weights} is trained for σ={trained:g} only")
         try:
             model = load(sigma)
         except (ImportError, ValueError, OSError, KeyError) as e:
@@ -133,7 +145,9 @@ def default_methods(weights=None, ablation=ABLATION_PRESET, skip=()):
         _classical_method("nlm", "non-local means", classical.nl_means),
         _classical_method("bm3d", "BM3D", classical.bm3d),
         _model_method("ours", "ours", lambda sigma: denoising.load_denoiser(weights, sigma)),
-        _model_method("ablation", "ours, no non-local", lambda sigma: denoising.load_denoiser(ablation, sigma)),
+        _model_method(
+            "ablation", "ours, no non-local", lambda sigma: denoising.load_denoiser(ablation, sigma), ablation
+        ),
     ]
     return [m for m in methods if m.key not in skip]
 

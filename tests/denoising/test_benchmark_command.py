@@ -39,6 +39,8 @@ def models(monkeypatch):
         return identity if weights == benchmark_command.ABLATION_PRESET else ours
 
     monkeypatch.setattr(denoising, "load_denoiser", load, raising=False)
+    presets = {benchmark_command.ABLATION_PRESET: {"sigma": 25, "channels": 1}}
+    monkeypatch.setattr(denoising, "DENOISER_PRESETS", presets, raising=False)
     return {"calls": calls, "ours": ours}
 
 
@@ -67,8 +69,10 @@ def test_benchmark_prints_every_method_and_writes_csv_table_and_figure(tmp_path,
         found = [r for r in rows if r.startswith(sigma + " ")]
         assert [label for label in labels if any(f"  {label}  " in r + "  " for r in found)] == labels
     assert "BM3D" not in printed.out
-    assert models["calls"] == [(None, 15.0), (benchmark_command.ABLATION_PRESET, 15.0),
-                               (None, 25.0), (benchmark_command.ABLATION_PRESET, 25.0)]
+    # the ablation is a σ = 25 preset: its σ = 15 row says so and loads nothing
+    ablation_15 = next(r for r in rows if r.startswith("15 ") and "no non-local" in r)
+    assert f"{benchmark_command.ABLATION_PRESET} is trained for σ=25 only" in ablation_15
+    assert models["calls"] == [(None, 15.0), (None, 25.0), (benchmark_command.ABLATION_PRESET, 25.0)]
     assert "σ=25 non-local means b.png" in printed.err  # progress on stderr
     assert sorted(os.listdir(out)) == [
         "denoise-benchmark-sigma15.png", "denoise-benchmark-sigma25.png",
@@ -76,7 +80,7 @@ def test_benchmark_prints_every_method_and_writes_csv_table_and_figure(tmp_path,
     ]
     with open(out / "denoise-benchmark.csv", encoding="utf-8") as f:
         records = list(csv.DictReader(f))
-    assert len(records) == 2 * 2 * 4  # σ x images x methods
+    assert len(records) == 2 * 2 * 4 - 2  # σ x images x methods, less the ablation at σ = 15
     from PIL import Image
 
     with Image.open(out / "denoise-benchmark-sigma25.png") as im:
@@ -140,6 +144,7 @@ def test_a_method_without_weights_gets_a_row_saying_why(images, monkeypatch, cap
         raise ValueError(f"no shipped weights for sigma={sigma:g}")
 
     monkeypatch.setattr(denoising, "load_denoiser", load, raising=False)
+    monkeypatch.setattr(denoising, "DENOISER_PRESETS", {}, raising=False)
     args = _parse(["--images", str(images), "--sigma", "15", "--skip", "bm3d", "nlm", "--limit", "1",
                    "--out", str(images.parent / "r")])
     assert benchmark_command.run(args) == 0
@@ -207,6 +212,7 @@ def test_models_get_one_untimed_call_per_image_size(images, monkeypatch):
             return model.predict_on_batch(batch)
 
     monkeypatch.setattr(denoising, "load_denoiser", lambda weights, sigma: Recording(), raising=False)
+    monkeypatch.setattr(denoising, "DENOISER_PRESETS", {}, raising=False)
     paths = benchmark_command.list_images(str(images))  # 32x32 and 28x36
     methods = benchmark_command.default_methods(skip={"nlm", "bm3d", "ablation"})
     benchmark_command.run_benchmark(paths, [25], methods)
