@@ -254,7 +254,7 @@ def run_benchmark(paths, sigmas, methods, seed=0, figure_images=2, crop=96, log=
 
 def _cells(row):
     if row.psnr is None:
-        return [f"{row.sigma:g}", row.label, row.model, row.note, "", ""]
+        return [f"{row.sigma:g}", row.label, row.model, row.note]
     seconds = "-" if row.seconds is None else f"{row.seconds:.3f}"
     return [f"{row.sigma:g}", row.label, row.model, f"{row.psnr:.2f}", f"{row.ssim:.4f}", seconds]
 
@@ -265,6 +265,9 @@ _HEADER = ["σ", "method", "model", "PSNR (dB)", "SSIM", "s/image"]
 def format_table(rows):
     """The results as an aligned text table.
 
+    A method that did not run gets its reason in place of its numbers (the
+    reason does not widen the columns).
+
     Args:
         rows: a list of `Row`.
 
@@ -273,12 +276,15 @@ def format_table(rows):
 
     Example:
 
-    >>> print(format_table([Row(25, "noisy", "noisy input", psnr=20.17, ssim=0.3, images=1)]))
+    >>> print(format_table([Row(25, "noisy", "noisy input", psnr=20.17, ssim=0.3, images=1),
+    ...                     Row(25, "bm3d", "BM3D", note="not installed")]))
     σ   method       model  PSNR (dB)  SSIM    s/image
     25  noisy input         20.17      0.3000  -
+    25  BM3D                not installed
     """
     lines = [_HEADER] + [_cells(row) for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADER))]
+    widths = [max(len(line[i]) for line in lines if len(line) == len(_HEADER) or i < len(line) - 1)
+              for i in range(len(_HEADER))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
 
 
@@ -292,7 +298,7 @@ def format_markdown(rows):
         The table as a string.
     """
     lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    lines += ["| " + " | ".join((_cells(row) + ["", ""])[: len(_HEADER)]) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
