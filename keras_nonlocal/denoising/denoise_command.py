@@ -52,7 +52,7 @@ def add_arguments(parser):
     level.add_argument("--blind", action="store_true", help="use the blind model (the default)")
     parser.add_argument(
         "--weights", default=None, metavar="W",
-        help="a denoiser preset or .weights.h5 file (default: the preset --sigma picks)",
+        help="a denoiser preset, .keras or .weights.h5 file (default: the preset --sigma picks)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in DIR")
 

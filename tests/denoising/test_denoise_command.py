@@ -219,3 +219,17 @@ def test_the_command_is_registered():
     parser = cli.build_parser()
     args = parser.parse_args(["denoise", "x.png", "--out", "o", "--sigma", "15"])
     assert args._module == "keras_nonlocal.denoising.denoise_command"
+
+
+def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    source = image_files.write_png(tmp_path / "a.png", image_files.textured(8, 8))
+    real_write = image_io.write_image
+
+    def write_then_interrupt(path, image):
+        real_write(path, image)  # the temporary file exists now
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM as the command line raises it
+
+    monkeypatch.setattr(image_io, "write_image", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        denoise_command.denoise_images([source], tmp_path / "o", image_files.scaling_model(1, 1.0))
+    assert os.listdir(tmp_path / "o") == []
