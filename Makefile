@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,tune,video,train,docs,backends]"
+	$(PY) -m pip install --quiet -e ".[dev,tune,video,train,docs,backends,denoise]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,6 +17,8 @@ _COMMANDS = {
     "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
     "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
+    "denoise": ("keras_nonlocal.denoising.denoise_command", "denoise images with a pretrained non-local denoiser"),
+    "denoise-benchmark": ("keras_nonlocal.denoising.benchmark_command", "PSNR/SSIM/time of our denoiser, NL-means and BM3D"),
 }
 
 
