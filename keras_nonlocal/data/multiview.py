@@ -142,9 +142,10 @@ def predict_video(
 ):
     """Multi-view prediction for one video: the mean of the view scores.
 
-    The video is decoded once; its `clips x crops` views (see
-    `eval_dataset`) go through the model one clip at a time, and their
-    softmax scores are averaged.
+    The `clips x crops` views (see `eval_dataset`) go through the model one
+    clip at a time, each clip decoded on its own (by seeking to it, see
+    `decoding.read_video`), and their softmax scores are averaged; memory
+    holds one clip, whatever the video's length.
 
     Args:
         path: a video file, frame folder or HDF5 frames file.
@@ -183,11 +184,10 @@ def predict_video(
             f"The model takes {model_size}x{model_size} frames. "
             f"Received: crop_size={crop_size}"
         )
-    clips = decoding.read_frames(
-        path,
-        lambda n: sampling.eval_clip_indices(
-            n, num_frames, stride, num_clips, short_video
-        ),
+    # One clip at a time: memory is that of one clip, whatever the video's
+    # length, and each clip is decoded by seeking to it.
+    indices = sampling.eval_clip_indices(
+        decoding.frame_count(path), num_frames, stride, num_clips, short_video
     )
     bar = None
     if progress:
@@ -195,8 +195,10 @@ def predict_video(
 
         bar = keras.utils.Progbar(num_clips * num_crops, unit_name="view")
     scores = []
-    for clip in clips:
+    for clip_indices in indices:
+        clip = decoding.read_frames(path, clip_indices)
         clip_views = transforms.eval_crops(clip, crop_size, scale, num_crops)
+        del clip
         scores.append(np.asarray(model.predict_on_batch(clip_views)))
         if bar is not None:
             bar.add(num_crops)
