@@ -30,6 +30,7 @@ from keras_nonlocal.data.pipeline import BadFileCounter
 from keras_nonlocal.data.pipeline import BadVideoWarning
 from keras_nonlocal.data.pipeline import TooManyBadFilesError
 from keras_nonlocal.data.pipeline import eval_dataset
+from keras_nonlocal.data.pipeline import reraise_pipeline_errors
 from keras_nonlocal.data.pipeline import train_dataset
 from keras_nonlocal.data.sampling import clip_indices
 from keras_nonlocal.data.sampling import eval_clip_indices

@@ -9,6 +9,7 @@ outputs logits, and each view gets its own softmax before averaging.
 import numpy as np
 
 from keras_nonlocal.data import decoding
+from keras_nonlocal.data import pipeline
 from keras_nonlocal.data import sampling
 from keras_nonlocal.data import transforms
 
@@ -80,6 +81,10 @@ def evaluate_views(model, dataset, from_logits=False, verbose=0):
         `(num_videos, num_classes)`), `labels`, and `top1` / `top5`
         accuracies over videos with a known label (NaN when none).
 
+    Raises:
+        TooManyBadFilesError: when the dataset met more unreadable videos
+            than its `max_bad` (as itself, not wrapped by TensorFlow).
+
     Example:
 
     >>> ds = eval_dataset("val.csv", num_frames=8, stride=8, batch_size=30)  # doctest: +SKIP
@@ -88,12 +93,13 @@ def evaluate_views(model, dataset, from_logits=False, verbose=0):
     batched = dataset.element_spec[0].shape.rank == 5
     ds = dataset if batched else dataset.batch(30)
     scores, labels, indices = [], [], []
-    for views, label, index in ds:
-        scores.append(np.asarray(model.predict_on_batch(views)))
-        labels.append(label.numpy())
-        indices.append(index.numpy())
-        if verbose:
-            print(f"{sum(len(i) for i in indices)} views", end="\r")
+    with pipeline.reraise_pipeline_errors(dataset):
+        for views, label, index in ds:
+            scores.append(np.asarray(model.predict_on_batch(views)))
+            labels.append(label.numpy())
+            indices.append(index.numpy())
+            if verbose:
+                print(f"{sum(len(i) for i in indices)} views", end="\r")
     if not scores:
         raise ValueError("`dataset` yielded no view (were all videos unreadable?)")
     indices = np.concatenate(indices)
