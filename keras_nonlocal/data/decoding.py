@@ -61,6 +61,7 @@ def _probe_tfio():
         core_ops = importlib.import_module("tensorflow_io.python.ops").core_ops
         core_ops.io_hdf5_readable_info  # noqa: B018
         tfio.IODataset.from_hdf5  # noqa: B018
+        tfio.IOTensor.from_hdf5  # noqa: B018
     except Exception as e:
         return None, _tfio_load_message(e)
     return tfio, ""
@@ -758,8 +759,44 @@ def _hdf5_shape(path, dataset):
     return shape
 
 
+def _runs(sorted_unique):
+    """Splits sorted distinct indices into runs of consecutive ones."""
+    breaks = np.flatnonzero(np.diff(sorted_unique) != 1) + 1
+    return np.split(sorted_unique, breaks)
+
+
+def _read_hdf5_runs_tfio(path, dataset, indices, shape):
+    """Reads only the needed frames with tensorflow-io: one slice of the
+    `IOTensor` per run of consecutive frames (each slice reads that
+    hyperslab of the file, nothing else)."""
+    out = np.empty((indices.size,) + tuple(shape[1:]), np.uint8)
+    if not indices.size:
+        return out.reshape(indices.shape + tuple(shape[1:]))
+    flat = indices.ravel()
+    order = np.argsort(flat, kind="stable")
+    needed, starts = np.unique(flat[order], return_index=True)
+    ends = np.append(starts[1:], len(flat))
+    where = dict(zip(needed.tolist(), (order[a:b] for a, b in zip(starts, ends))))
+    frames = _TFIO.IOTensor.from_hdf5(path)("/" + dataset)
+    for run in _runs(needed):
+        block = np.asarray(frames[int(run[0]) : int(run[-1]) + 1])
+        if block.shape != (len(run),) + tuple(shape[1:]):
+            raise VideoDecodeError(
+                f"{path}: tensorflow-io read frames {run[0]}..{run[-1]} as "
+                f"shape {block.shape}"
+            )
+        for frame_index, frame in zip(run.tolist(), block):
+            out[where[frame_index]] = frame
+    return out.reshape(indices.shape + tuple(shape[1:]))
+
+
 def read_hdf5_frames(path, indices=None, dataset=HDF5_FRAMES_KEY, backend="auto"):
-    """Reads pre-decoded frames from an HDF5 file.
+    """Reads pre-decoded frames from an HDF5 file, only the frames needed.
+
+    With h5py, the distinct requested frames are read in one selection; with
+    tensorflow-io, each run of consecutive requested frames is one slice of
+    `tfio.IOTensor.from_hdf5(path)("/" + dataset)`, which reads only that
+    part of the file.
 
     Args:
         path: an HDF5 file holding a `(N, H, W, 3)` uint8 dataset.
@@ -780,10 +817,7 @@ def read_hdf5_frames(path, indices=None, dataset=HDF5_FRAMES_KEY, backend="auto"
     indices = _resolve_indices(shape[0], indices)
     try:
         if backend == "tfio":
-            frames = np.stack(
-                [f.numpy() for f in hdf5_frames_dataset(path, dataset, "tfio")]
-            )
-            return frames[indices]
+            return _read_hdf5_runs_tfio(path, dataset, indices, shape)
         import h5py
 
         unique, inverse = np.unique(indices.ravel(), return_inverse=True)
