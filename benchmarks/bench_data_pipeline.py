@@ -18,7 +18,7 @@ process: the full decode that `read_video` used to do (every frame decoded
 and kept, then the clip's frames converted), `read_video` now (seek to the
 keyframe before the clip, decode forward, stop after it), and a plain PyAV
 seek-and-decode loop (index -> pts from the stream's average rate, no
-checks) as the floor. `--rss` adds the peak resident memory (ru_maxrss of a
+checks) as the floor. `--rss` adds the peak resident memory (VmHWM of a
 fresh process each) of `predict_video`, `eval_dataset` and `train_dataset`
 on the long video and on a 3-s video of the same size.
 
@@ -159,9 +159,22 @@ def _rss_child(kind, path, num_frames, stride):
         for _ in ds:
             pass
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     print(json.dumps({"kind": kind, "rss_mib": peak, "seconds": seconds,
                       "frames": decoding.frame_count(path)}))
+
+
+def _peak_rss_mib():
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries the
+    parent's peak over into a child's ru_maxrss across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_rss(kind, path, num_frames, stride):
