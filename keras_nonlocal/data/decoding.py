@@ -529,8 +529,8 @@ def read_video(path, indices=None, stats=None, seek=True):
         raise VideoDecodeError(f"{path}: {e}") from e
     except (av.error.FFmpegError, OSError) as e:
         raise VideoDecodeError(f"{path}: {type(e).__name__}: {e}") from e
-    except (ValueError, TypeError):
-        raise  # bad `indices`
+    except (ValueError, TypeError) as e:  # bad `indices`
+        raise type(e)(f"{path}: {e}") from None
     except Exception as e:  # codec errors of other kinds
         raise VideoDecodeError(f"{path}: {type(e).__name__}: {e}") from e
     finally:
