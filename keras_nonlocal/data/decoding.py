@@ -834,7 +834,7 @@ def read_hdf5_frames(path, indices=None, dataset=HDF5_FRAMES_KEY, backend="auto"
         raise VideoDecodeError(f"{path}: {type(e).__name__}: {e}") from e
 
 
-def read_frames(path, indices=None):
+def read_frames(path, indices=None, stats=None):
     """Reads frames from any supported source, chosen by the path.
 
     A folder is read as frame images, a `.h5`/`.hdf5` file as pre-decoded
@@ -844,6 +844,8 @@ def read_frames(path, indices=None):
         path: a video file, a folder of frame images, or an HDF5 file.
         indices: None for all frames, an int array of frame indices of any
             shape, or a callable `num_frames -> indices` (see `read_video`).
+        stats: optional `DecodeStats` that a video file's decoding work is
+            added to (see `read_video`).
 
     Returns:
         A uint8 array of shape `indices.shape + (H, W, 3)`.
@@ -864,4 +866,4 @@ def read_frames(path, indices=None):
         raise VideoDecodeError(f"{path}: no such file or folder")
     if path.lower().endswith(HDF5_EXTENSIONS):
         return read_hdf5_frames(path, indices)
-    return read_video(path, indices)
+    return read_video(path, indices, stats=stats)

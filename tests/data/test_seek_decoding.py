@@ -92,7 +92,7 @@ def test_frames_decoded_are_bounded_by_the_clip_and_one_gop(stream):
     for start in (3, 37, 61, NUM_FRAMES - 10):
         stats = decoding.DecodeStats()
         indices = sampling.clip_indices(NUM_FRAMES, 5, 2, start)
-        decoding.read_video(path, indices, stats=stats)
+        decoding.read_frames(path, indices, stats=stats)
         span = int(indices.max() - indices.min() + 1)
         assert stats.frames_converted == 5
         assert stats.packets_indexed == 0
