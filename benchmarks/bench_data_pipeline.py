@@ -11,9 +11,21 @@ I3D-R50 and NL-I3D-R50 on clips of the same size (each in a fresh process,
 as `bench_models` does) and prints the ratio of decoded to trained clips per
 second: the pipeline keeps up with training where that ratio is >= 1.
 
+With `--long VIDEO` (or `--long-seconds S`, which encodes a 720p video of
+S seconds first), it instead times reading training clips (T x S at random
+positions) and 10-clip test views from that long video three ways in one
+process: the full decode that `read_video` used to do (every frame decoded
+and kept, then the clip's frames converted), `read_video` now (seek to the
+keyframe before the clip, decode forward, stop after it), and a plain PyAV
+seek-and-decode loop (index -> pts from the stream's average rate, no
+checks) as the floor. `--rss` adds the peak resident memory (VmHWM of a
+fresh process each) of `predict_video`, `eval_dataset` and `train_dataset`
+on the long video and on a 3-s video of the same size.
+
 Usage:
     python -m benchmarks.bench_data_pipeline [--videos 24] [--calls 1 2 4 0]
     python -m benchmarks.bench_data_pipeline --calls 1 0 --against-model
+    python -m benchmarks.bench_data_pipeline --long-seconds 60 --rss
 
 `0` in `--calls` stands for `tf.data.AUTOTUNE`.
 """
@@ -22,6 +34,9 @@ import argparse
 import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -54,6 +69,204 @@ def make_video(path, num_frames, width, height, fps=30):
     return path
 
 
+def make_long_video(path, seconds, width=1280, height=720, fps=25, gop=250):
+    """A 720p H.264 video of `seconds` (x264 defaults: GOP 250, B-frames)."""
+    import av
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = ((xx // 4 + yy // 4) % 256).astype(np.uint8)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "2", "crf": "28"}
+        for k in range(int(seconds * fps)):
+            image = np.empty((height, width, 3), np.uint8)
+            image[..., 0] = base + np.uint8(k % 256)
+            image[..., 1] = np.roll(base, 3 * k, axis=1)
+            image[..., 2] = (7 * k) % 256
+            x = (5 * k) % (width - 100)
+            image[100:200, x : x + 100] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def full_decode_clip(path, indices):
+    """What `read_video` did before seeking: decode and keep every frame."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = list(container.decode(stream))
+    indices = indices(len(frames)) if callable(indices) else indices
+    unique, inverse = np.unique(np.ravel(indices), return_inverse=True)
+    stacked = np.stack([frames[int(i)].to_ndarray(format="rgb24") for i in unique])
+    return stacked[inverse].reshape(np.shape(indices) + stacked.shape[1:])
+
+
+def full_decode_streaming_clip(path, indices):
+    """The full decode without keeping the frames: its time, not its memory
+    (a lower bound of the time before seeking, for videos whose frames do
+    not fit in memory)."""
+    import av
+
+    indices = np.asarray(indices)
+    wanted = set(indices.ravel().tolist())
+    out = {}
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if i in wanted:
+                out[i] = frame.to_ndarray(format="rgb24")
+    return np.stack([out[int(i)] for i in indices.ravel()]).reshape(
+        indices.shape + out[int(indices.flat[0])].shape
+    )
+
+
+def plain_pyav_clip(path, indices):
+    """The floor: per clip, seek by pts = index / average_rate, decode
+    forward, stop after the clip; no index, no checks."""
+    import av
+
+    indices = np.asarray(indices)
+    rows = indices.reshape(-1, indices.shape[-1])
+    out = None
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        step = 1 / (stream.average_rate * stream.time_base)  # pts per frame
+        start = stream.start_time or 0
+        for r, row in enumerate(rows):
+            places = {}
+            for t, i in enumerate(row.tolist()):
+                places.setdefault(i, []).append(t)
+            container.seek(int(start + row.min() * step), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                i = int(round((frame.pts - start) / step))
+                if i in places:
+                    if out is None:  # straight into the output, as read_video
+                        out = np.empty(rows.shape + (frame.height, frame.width, 3), np.uint8)
+                    out[r, places[i]] = frame.to_ndarray(format="rgb24")
+                if i >= row.max():
+                    break
+    return out.reshape(indices.shape + out.shape[2:])
+
+
+def _rss_child(kind, path, num_frames, stride):
+    """Runs one workload on `path` and prints its peak RSS in MiB (JSON)."""
+    from keras_nonlocal.data import decoding
+    from keras_nonlocal.data import multiview
+    from keras_nonlocal.data import pipeline
+
+    import keras
+
+    inputs = keras.Input((num_frames, 224, 224, 3))
+    x = keras.layers.Conv3D(8, 3, strides=2)(inputs)
+    x = keras.layers.GlobalAveragePooling3D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(400, activation="softmax")(x))
+    start = time.perf_counter()
+    if kind == "predict":
+        multiview.predict_video(path, model, stride=stride, views="10x3", progress=False)
+    elif kind == "evaluate":
+        ds = pipeline.eval_dataset([(path, 0)], num_frames=num_frames, stride=stride,
+                                   views="10x3", crop_size=224, batch_size=30)
+        multiview.evaluate_views(model, ds)
+    else:
+        ds = pipeline.train_dataset([(path, 0)] * 4, num_frames=num_frames, stride=stride,
+                                    batch_size=2, seed=0)
+        for _ in ds:
+            pass
+    seconds = time.perf_counter() - start
+    peak = _peak_rss_mib()
+    print(json.dumps({"kind": kind, "rss_mib": peak, "seconds": seconds,
+                      "frames": decoding.frame_count(path)}))
+
+
+def _peak_rss_mib():
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries the
+    parent's peak over into a child's ru_maxrss across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_rss(kind, path, num_frames, stride):
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_data_pipeline", "--rss-child", kind, path,
+         "--clip", f"{num_frames}x{stride}"],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def long_video_report(args, num_frames, stride):
+    from keras_nonlocal.data import decoding
+    from keras_nonlocal.data import sampling
+
+    tmp = tempfile.mkdtemp()
+    path = args.long
+    if path is None:
+        path = make_long_video(os.path.join(tmp, "long.mp4"), args.long_seconds)
+    n = decoding.frame_count(path)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; TensorFlow {tf.__version__}")
+    print(f"long video: {path}, {n} frames, {os.path.getsize(path) / 2**20:.0f} MiB")
+    decoding.clear_index_cache()
+    start = time.perf_counter()
+    decoding.frame_count(path)
+    print(f"indexing its packets (once per file, cached): {time.perf_counter() - start:.2f} s")
+    rng = np.random.default_rng(0)
+    train = [sampling.train_clip_indices(n, num_frames, stride, rng) for _ in range(args.clips)]
+    views = sampling.eval_clip_indices(n, num_frames, stride, 10)
+    methods = [("read_video (seek)", decoding.read_video), ("plain PyAV seek loop", plain_pyav_clip)]
+    if args.full == "keep":
+        methods.insert(0, ("full decode, all frames kept (before)", full_decode_clip))
+    elif args.full == "stream":
+        methods.insert(0, ("full decode, frames not kept (before, time only)", full_decode_streaming_clip))
+    # The floor must be right too: it equals read_video on these clips.
+    np.testing.assert_array_equal(decoding.read_video(path, train[0]), plain_pyav_clip(path, train[0]))
+    rows = {}
+    for name, read in methods:
+        stats = decoding.DecodeStats()
+        kwargs = {"stats": stats} if read is decoding.read_video else {}
+        start = time.perf_counter()
+        for indices in train:
+            read(path, indices, **kwargs)
+        train_rate = len(train) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        read(path, views)
+        eval_rate = 1 / (time.perf_counter() - start)
+        rows[name] = (train_rate, eval_rate, stats)
+    base = rows[methods[0][0]]
+    print(f"\nclips {num_frames}x{stride} at {len(train)} random positions; test views: one 10-clip read")
+    print("| decoding | training clips/s | vs first | 10-clip videos/s | vs first |")
+    print("|---|---|---|---|---|")
+    for name, (train_rate, eval_rate, _stats) in rows.items():
+        print(f"| {name} | {train_rate:.3f} | {train_rate / base[0]:.1f}x | {eval_rate:.3f} | "
+              f"{eval_rate / base[1]:.1f}x |")
+    stats = rows["read_video (seek)"][2]
+    print(f"read_video decoded {stats.frames_decoded / len(train):.0f} frames per training clip "
+          f"(span {num_frames * stride - stride + 1}), {stats.seeks / len(train):.1f} seeks")
+    if args.rss:
+        short = make_long_video(os.path.join(tmp, "short.mp4"), 3)
+        print("\n| workload | peak RSS, 3-s video | peak RSS, long video | long / short | time 3 s | time long |")
+        print("|---|---|---|---|---|---|")
+        for kind in ("predict", "evaluate", "train"):
+            a = measure_rss(kind, short, num_frames, stride)
+            b = measure_rss(kind, path, num_frames, stride)
+            print(f"| {kind} | {a['rss_mib']:.0f} MiB | {b['rss_mib']:.0f} MiB | "
+                  f"{b['rss_mib'] / a['rss_mib']:.2f}x | {a['seconds']:.1f} s | {b['seconds']:.1f} s |",
+                  flush=True)
+
+
 def clips_per_second(make_dataset, repeats):
     best = 0.0
     for _ in range(repeats):
@@ -80,7 +293,21 @@ def main(argv=None):
     parser.add_argument("--against-model", action="store_true",
                         help="also time I3D-R50 / NL-I3D-R50 training steps on the same clips")
     parser.add_argument("--batch", type=int, default=1, help="training batch of --against-model")
+    parser.add_argument("--long", default=None, help="time clip reading on this long video")
+    parser.add_argument("--long-seconds", type=float, default=None,
+                        help="encode a 720p video of this many seconds and time clip reading on it")
+    parser.add_argument("--clips", type=int, default=6, help="training clips read per method (--long)")
+    parser.add_argument("--full", choices=("keep", "stream", "none"), default="keep",
+                        help="the full-decode baseline of --long: as before (keeps every frame, "
+                             "~1.4 MB each at 720p), decoding without keeping frames, or none")
+    parser.add_argument("--rss", action="store_true", help="peak RSS of predict/evaluate/train (--long)")
+    parser.add_argument("--rss-child", nargs=2, metavar=("KIND", "VIDEO"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    num_frames, stride = (int(v) for v in args.clip.lower().split("x"))
+    if args.rss_child:
+        return _rss_child(args.rss_child[0], args.rss_child[1], num_frames, stride)
+    if args.long or args.long_seconds:
+        return long_video_report(args, num_frames, stride)
 
     from keras_nonlocal.data import decoding
     from keras_nonlocal.data import pipeline

@@ -12,7 +12,10 @@ Modules:
 
 from keras_nonlocal.data.decoding import TFIO_AVAILABLE
 from keras_nonlocal.data.decoding import TFIO_ERROR
+from keras_nonlocal.data.decoding import DecodeStats
 from keras_nonlocal.data.decoding import VideoDecodeError
+from keras_nonlocal.data.decoding import clear_index_cache
+from keras_nonlocal.data.decoding import frame_count
 from keras_nonlocal.data.decoding import hdf5_frames_dataset
 from keras_nonlocal.data.decoding import list_frame_images
 from keras_nonlocal.data.decoding import read_frame_folder
@@ -27,6 +30,7 @@ from keras_nonlocal.data.pipeline import BadFileCounter
 from keras_nonlocal.data.pipeline import BadVideoWarning
 from keras_nonlocal.data.pipeline import TooManyBadFilesError
 from keras_nonlocal.data.pipeline import eval_dataset
+from keras_nonlocal.data.pipeline import reraise_pipeline_errors
 from keras_nonlocal.data.pipeline import train_dataset
 from keras_nonlocal.data.sampling import clip_indices
 from keras_nonlocal.data.sampling import eval_clip_indices

@@ -9,6 +9,7 @@ outputs logits, and each view gets its own softmax before averaging.
 import numpy as np
 
 from keras_nonlocal.data import decoding
+from keras_nonlocal.data import pipeline
 from keras_nonlocal.data import sampling
 from keras_nonlocal.data import transforms
 
@@ -80,6 +81,10 @@ def evaluate_views(model, dataset, from_logits=False, verbose=0):
         `(num_videos, num_classes)`), `labels`, and `top1` / `top5`
         accuracies over videos with a known label (NaN when none).
 
+    Raises:
+        TooManyBadFilesError: when the dataset met more unreadable videos
+            than its `max_bad` (as itself, not wrapped by TensorFlow).
+
     Example:
 
     >>> ds = eval_dataset("val.csv", num_frames=8, stride=8, batch_size=30)  # doctest: +SKIP
@@ -88,12 +93,13 @@ def evaluate_views(model, dataset, from_logits=False, verbose=0):
     batched = dataset.element_spec[0].shape.rank == 5
     ds = dataset if batched else dataset.batch(30)
     scores, labels, indices = [], [], []
-    for views, label, index in ds:
-        scores.append(np.asarray(model.predict_on_batch(views)))
-        labels.append(label.numpy())
-        indices.append(index.numpy())
-        if verbose:
-            print(f"{sum(len(i) for i in indices)} views", end="\r")
+    with pipeline.reraise_pipeline_errors(dataset):
+        for views, label, index in ds:
+            scores.append(np.asarray(model.predict_on_batch(views)))
+            labels.append(label.numpy())
+            indices.append(index.numpy())
+            if verbose:
+                print(f"{sum(len(i) for i in indices)} views", end="\r")
     if not scores:
         raise ValueError("`dataset` yielded no view (were all videos unreadable?)")
     indices = np.concatenate(indices)
@@ -142,9 +148,10 @@ def predict_video(
 ):
     """Multi-view prediction for one video: the mean of the view scores.
 
-    The video is decoded once; its `clips x crops` views (see
-    `eval_dataset`) go through the model one clip at a time, and their
-    softmax scores are averaged.
+    The `clips x crops` views (see `eval_dataset`) go through the model one
+    clip at a time, each clip decoded on its own (by seeking to it, see
+    `decoding.read_video`), and their softmax scores are averaged; memory
+    holds one clip, whatever the video's length.
 
     Args:
         path: a video file, frame folder or HDF5 frames file.
@@ -183,11 +190,10 @@ def predict_video(
             f"The model takes {model_size}x{model_size} frames. "
             f"Received: crop_size={crop_size}"
         )
-    clips = decoding.read_frames(
-        path,
-        lambda n: sampling.eval_clip_indices(
-            n, num_frames, stride, num_clips, short_video
-        ),
+    # One clip at a time: memory is that of one clip, whatever the video's
+    # length, and each clip is decoded by seeking to it.
+    indices = sampling.eval_clip_indices(
+        decoding.frame_count(path), num_frames, stride, num_clips, short_video
     )
     bar = None
     if progress:
@@ -195,8 +201,10 @@ def predict_video(
 
         bar = keras.utils.Progbar(num_clips * num_crops, unit_name="view")
     scores = []
-    for clip in clips:
+    for clip_indices in indices:
+        clip = decoding.read_frames(path, clip_indices)
         clip_views = transforms.eval_crops(clip, crop_size, scale, num_crops)
+        del clip
         scores.append(np.asarray(model.predict_on_batch(clip_views)))
         if bar is not None:
             bar.add(num_crops)

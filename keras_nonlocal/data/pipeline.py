@@ -8,8 +8,10 @@ pipeline stops with an error naming the files, so a broken dataset cannot
 silently shrink.
 """
 
+import contextlib
 import threading
 import warnings
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +29,18 @@ class BadVideoWarning(UserWarning):
 
 
 class TooManyBadFilesError(RuntimeError):
-    """Raised when more than `max_bad` videos could not be read."""
+    """Raised when more than `max_bad` videos could not be read.
+
+    It is raised inside the dataset's decoding step, where TensorFlow turns
+    it into a `tf.errors.UnknownError`; `evaluate_views`, `predict_video`'s
+    callers and `keras_nonlocal.training.train` re-raise it as itself (see
+    `reraise_pipeline_errors`), so `except TooManyBadFilesError` works.
+    """
+
+
+# Counters that raised TooManyBadFilesError, to find the original error
+# behind TensorFlow's wrapping even from a dataset derived by `.map()` etc.
+_RAISED = weakref.WeakSet()
 
 
 class BadFileCounter:
@@ -55,6 +68,7 @@ class BadFileCounter:
         self.max_bad = max_bad
         self.paths = []
         self.errors = []
+        self.raised = []  # the TooManyBadFilesErrors raised, latest last
         self._lock = threading.Lock()
 
     @property
@@ -83,10 +97,57 @@ class BadFileCounter:
         )
         if self.max_bad is not None and count > self.max_bad:
             shown = ", ".join(self.paths[:5]) + (" ..." if count > 5 else "")
-            raise TooManyBadFilesError(
+            error = TooManyBadFilesError(
                 f"{count} videos could not be read, more than max_bad="
                 f"{self.max_bad}: {shown}. Fix or remove them, or raise `max_bad`."
             )
+            with self._lock:
+                self.raised = self.raised[-9:] + [error]
+            _RAISED.add(self)
+            raise error
+
+
+def _original_error(op_error, datasets):
+    """The TooManyBadFilesError behind a TensorFlow error, or None."""
+    counters = [getattr(ds, "bad_files", None) for ds in datasets]
+    counters = [c for c in counters if isinstance(c, BadFileCounter)]
+    message = getattr(op_error, "message", str(op_error))
+    for counter in counters + list(_RAISED):
+        for error in reversed(counter.raised):
+            if str(error) in message:
+                return error
+    return None
+
+
+@contextlib.contextmanager
+def reraise_pipeline_errors(*datasets):
+    """Re-raises a pipeline's `TooManyBadFilesError` as itself.
+
+    The decoding step of `train_dataset` / `eval_dataset` runs in Python
+    inside TensorFlow, which wraps what it raises in a `tf.errors.OpError`.
+    Around code that iterates such a dataset (a loop, `model.fit`), this
+    turns the wrapped error back into the `TooManyBadFilesError` raised (the
+    TensorFlow error is kept as its `__cause__`); other errors pass
+    unchanged.
+
+    Args:
+        *datasets: the datasets iterated (their `bad_files` counters are
+            checked first); any dataset derived from them works as well.
+
+    Example:
+
+    >>> ds = train_dataset("train.csv", max_bad=10)  # doctest: +SKIP
+    >>> with reraise_pipeline_errors(ds):  # doctest: +SKIP
+    ...     for clips, labels in ds:
+    ...         pass
+    """
+    try:
+        yield
+    except tf.errors.OpError as e:
+        error = _original_error(e, datasets)
+        if error is None:
+            raise
+        raise type(error)(*error.args) from e
 
 
 def _check_int(name, value, minimum=1):

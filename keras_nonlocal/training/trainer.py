@@ -27,6 +27,7 @@ import os
 
 import keras
 
+from keras_nonlocal.data.pipeline import reraise_pipeline_errors
 from keras_nonlocal.training import callbacks as callbacks_lib
 from keras_nonlocal.training.model_factory import build_model
 from keras_nonlocal.training.model_factory import freeze_batch_norm
@@ -269,16 +270,18 @@ def train(
         verbose = 1 if chief else 2
     # Outside the scope: a callback that creates a variable on the chief only
     # (saving does) must not start a cross-worker broadcast.
-    history = model.fit(
-        train_ds.repeat(),
-        epochs=recipe.epochs,
-        steps_per_epoch=recipe.checkpoint_every,
-        validation_data=val_ds,
-        validation_steps=validation_steps,
-        validation_freq=max(1, recipe.eval_every // recipe.checkpoint_every),
-        callbacks=_callbacks(own_dir, recipe, chief, callbacks),
-        verbose=verbose,
-    )
+    # A pipeline's TooManyBadFilesError reaches the caller as itself.
+    with reraise_pipeline_errors(train_ds, val_ds):
+        history = model.fit(
+            train_ds.repeat(),
+            epochs=recipe.epochs,
+            steps_per_epoch=recipe.checkpoint_every,
+            validation_data=val_ds,
+            validation_steps=validation_steps,
+            validation_freq=max(1, recipe.eval_every // recipe.checkpoint_every),
+            callbacks=_callbacks(own_dir, recipe, chief, callbacks),
+            verbose=verbose,
+        )
     events = callbacks_lib.read_events(os.path.join(own_dir, "events.jsonl"))
     begins = [e for e in events if e["event"] == "train_begin"]
     initial_step = begins[-1]["step"] if begins else 0

@@ -132,3 +132,56 @@ def test_tfio_streams_hdf5_frames_like_h5py(tmp_path):
     clip = decoding.read_hdf5_frames(path, indices=[5, 1, 1], backend="tfio")
     np.testing.assert_array_equal(clip, frames[[5, 1, 1]])
     np.testing.assert_array_equal(decoding.read_frames(path, [3]), frames[[3]])
+
+
+class _SliceRecorder:
+    """Stands in for `tfio.IOTensor.from_hdf5(path)(dataset)`, reading
+    slices with h5py and recording which ones were asked for."""
+
+    def __init__(self, path, slices):
+        self.path, self.slices = path, slices
+
+    def __call__(self, dataset):
+        assert dataset == "/frames"
+        return self
+
+    def __getitem__(self, key):
+        import h5py
+
+        self.slices.append((key.start, key.stop))
+        with h5py.File(self.path, "r") as f:
+            return f["frames"][key]
+
+
+def _recording_tfio(monkeypatch, slices):
+    class IOTensor:
+        @staticmethod
+        def from_hdf5(path):
+            return _SliceRecorder(path, slices)
+
+    monkeypatch.setattr(decoding, "_TFIO", type("tfio", (), {"IOTensor": IOTensor}))
+    monkeypatch.setattr(decoding, "TFIO_AVAILABLE", True)
+
+
+def test_tfio_path_reads_only_the_runs_of_needed_frames(tmp_path, monkeypatch):
+    frames = videos.coded_frames(40)
+    path = decoding.write_hdf5_frames(str(tmp_path / "f.h5"), frames)
+    slices = []
+    _recording_tfio(monkeypatch, slices)
+    indices = np.array([[30, 31, 32, 5], [5, 6, 39, 31]])
+    clip = decoding.read_hdf5_frames(path, indices, backend="tfio")
+    np.testing.assert_array_equal(clip, frames[indices])
+    assert slices == [(5, 7), (30, 33), (39, 40)]  # 7 of 40 frames read
+
+
+@pytest.mark.tfio
+def test_tfio_reads_only_needed_frames_for_real(tmp_path):
+    pytest.importorskip("tensorflow_io")
+    if not decoding.TFIO_AVAILABLE:
+        pytest.skip(decoding.TFIO_ERROR)
+    frames = videos.coded_frames(50)
+    path = decoding.write_hdf5_frames(str(tmp_path / "f.h5"), frames)
+    indices = np.array([[49, 0, 1, 2], [20, 22, 24, 49]])
+    np.testing.assert_array_equal(decoding.read_hdf5_frames(path, indices, backend="tfio"), frames[indices])
+    tensor = decoding._TFIO.IOTensor.from_hdf5(path)("/frames")
+    np.testing.assert_array_equal(np.asarray(tensor[10:13]), frames[10:13])

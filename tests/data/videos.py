@@ -23,15 +23,22 @@ def frame_image(k, height=HEIGHT, width=WIDTH):
     return image
 
 
-def write_video(path, frames, codec="ffv1", pix_fmt="bgr0", rate=25):
+def write_video(path, frames, codec="ffv1", pix_fmt="bgr0", rate=25, options=None, pts=None):
+    """Encodes `frames` with PyAV; `options` go to the encoder (e.g. GOP
+    size `{"g": "12", "bf": "2"}`), `pts` gives each frame's timestamp in
+    units of 1/`rate` (default 0, 1, 2, ...)."""
     av = pytest.importorskip("av")
     frames = np.asarray(frames, np.uint8)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = pix_fmt
-        for image in frames:
+        if options:
+            stream.options = dict(options)
+        for k, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if pts is not None:
+                frame.pts = int(pts[k])
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -58,3 +65,37 @@ def frame_ids(clip):
 
 def denormalize(clip):
     return np.asarray(clip, np.float64) * 57.375 + 114.75
+
+
+def moving_frames(num_frames, height=48, width=64):
+    """Frames that differ everywhere from one to the next (for lossy codecs)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for k in range(num_frames):
+        frames[k, ..., 0] = (xx * 4 + 3 * k) % 256
+        frames[k, ..., 1] = (yy * 5 + 7 * k) % 256
+        frames[k, ..., 2] = (11 * k) % 256
+        frames[k, 8:24, k % (width - 16) : k % (width - 16) + 16] = 255
+    return frames
+
+
+def full_decode(path):
+    """Every frame of a video, decoded by PyAV alone (the reference)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack(
+            [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
+        )
+
+
+def keyframe_indices(path):
+    """Frame indices (presentation order) of the keyframes of a video."""
+    import av
+
+    with av.open(str(path)) as container:
+        packets = [
+            (p.pts, p.is_keyframe) for p in container.demux(container.streams.video[0]) if p.size
+        ]
+    order = sorted(pts for pts, _ in packets)
+    return sorted(order.index(pts) for pts, key in packets if key)
