@@ -305,11 +305,15 @@ def check_weights_file(weights, flag="--weights"):
     if not looks_like_file:
         return
     check_input_file(path, flag)
-    if path.endswith(".h5") and not h5py.is_hdf5(path):
-        raise OSError(
-            f"{flag} {path}: not an HDF5 file (corrupt or truncated?); give a "
-            ".weights.h5 file written by Keras or by `keras-nonlocal convert`"
-        )
+    if path.endswith(".h5"):
+        try:
+            with h5py.File(path, "r"):
+                pass
+        except OSError:
+            raise OSError(
+                f"{flag} {path}: not an HDF5 file (corrupt or truncated?); give a "
+                ".weights.h5 file written by Keras or by `keras-nonlocal convert`"
+            ) from None
 
 
 def check_input_file(path, flag, folder_ok=False):
