@@ -303,3 +303,40 @@ def test_sigterm_during_a_download_leaves_no_partial_file(tmp_path):
     assert err.rstrip().splitlines()[-1] == "keras-nonlocal convert: terminated"
     assert out == ""
     assert partial_files() == []
+
+
+# ------------------------------------------------------------------ zoo
+
+
+def test_zoo_prints_the_header_at_once_and_progress_on_stderr(monkeypatch, capsys):
+    from keras_nonlocal.applications import registry
+
+    built = []
+    real = registry.get_model
+
+    def get_model(name, **kwargs):
+        built.append(name)
+        out = capsys.readouterr()  # what was printed since the last build
+        if len(built) == 1:
+            assert out.out.startswith("| model | input |"), "the header comes before the first build"
+        else:
+            assert out.out.startswith("| resnet50 |"), "each row comes as soon as it is measured"
+        assert f"[{len(built)}/2] building {name}" in out.err
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(registry, "get_model", get_model)
+    assert cli.main(["zoo", "--models", "resnet50", "nl_resnet50"]) == 0
+    assert built == ["resnet50", "nl_resnet50"]
+    assert capsys.readouterr().out.startswith("| nl_resnet50 |")
+
+
+def test_zoo_counts_from_unbuilt_weights_equal_the_built_model():
+    import math
+
+    from keras_nonlocal.applications import get_model
+    from keras_nonlocal.applications.zoo_command import zoo_rows
+
+    (row,) = zoo_rows(["nl_i3d_r50"], ["8x8"])
+    model = get_model("nl_i3d_r50", input_setting="8x8", weights=None)
+    assert row["params"] == sum(int(w.numpy().size) for w in model.trainable_weights)
+    assert row["bn_statistics"] == sum(math.prod(w.shape) for w in model.non_trainable_weights)
