@@ -68,6 +68,16 @@ def add_arguments(parser):
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1), help="print progress")
 
 
+def _folder_weights(folder):
+    weights = os.path.join(folder, "final.weights.h5")
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            f"--weights {folder}: the folder holds no final.weights.h5 (give the output "
+            "folder of `keras-nonlocal train`, a .weights.h5 file or kinetics400)"
+        )
+    return weights
+
+
 def _resolve(args):
     """Weights file and recipe of an invocation."""
     from keras_nonlocal.training.recipe import Recipe
@@ -77,12 +87,7 @@ def _resolve(args):
     recipe = None
     if os.path.isdir(weights):
         folder = weights
-        weights = os.path.join(folder, "final.weights.h5")
-        if not os.path.isfile(weights):
-            raise FileNotFoundError(
-                f"--weights {folder}: the folder holds no final.weights.h5 (give the output "
-                "folder of `keras-nonlocal train`, a .weights.h5 file or kinetics400)"
-            )
+        weights = _folder_weights(folder)
         recipe_file = os.path.join(folder, "recipe.json")
         if args.recipe is None and os.path.isfile(recipe_file):
             with open(recipe_file, encoding="utf-8") as f:
@@ -117,10 +122,7 @@ def validate(args):
 
     data.parse_views(args.views)
     parse_model_kwargs(args.model_kwargs)
-    if os.path.isdir(args.weights):
-        check_input_file(os.path.join(args.weights, "final.weights.h5"), "--weights")
-    else:
-        check_weights_file(args.weights)
+    check_weights_file(_folder_weights(args.weights) if os.path.isdir(args.weights) else args.weights)
     check_input_file(args.data, "--data", folder_ok=True)
     if args.class_names:
         check_input_file(args.class_names, "--class-names")
