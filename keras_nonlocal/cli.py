@@ -45,6 +45,7 @@ from keras_nonlocal.weights import CheckpointMismatchError
 from keras_nonlocal.weights import UnsafePickleError
 from keras_nonlocal.weights import WeightsDownloadError
 from keras_nonlocal.weights import WeightsIntegrityError
+from keras_nonlocal.weights import validate_weights_argument
 
 # subcommand -> (module, one-line help)
 _COMMANDS = {
@@ -271,16 +272,12 @@ def zoo_model(text):
     return text
 
 
-_WEIGHTS_FILE_SUFFIXES = (".weights.h5", ".h5", ".pkl", ".keras")
-
-
 def check_weights_file(weights, flag="--weights"):
-    """Checks a `--weights` value that names a local file, before any work.
+    """Checks a `--weights` value before any work.
 
-    Preset names (`kinetics400`, `imagenet`, official checkpoint names) and
-    URLs pass unchanged; their download reports its own errors. A value that
-    looks like a file (a path separator or a weights suffix) must be a
-    readable file, and a `.h5` file must be HDF5.
+    Presets (`kinetics400`, `imagenet`), official checkpoint names and URLs
+    pass (their download reports its own errors); anything else must be a
+    readable file, and a `.h5` file must open as HDF5.
 
     Args:
         weights: the flag's value (may be `None`).
@@ -296,13 +293,18 @@ def check_weights_file(weights, flag="--weights"):
     >>> check_weights_file("missing.weights.h5")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: --weights missing.weights.h5: no such file
+    FileNotFoundError: --weights missing.weights.h5: no such file (nor a preset, an official checkpoint name or a URL)
     """
-    if weights is None or "://" in str(weights):
+    if weights is None:
         return
-    path = str(weights)
-    looks_like_file = path.endswith(_WEIGHTS_FILE_SUFFIXES) or os.sep in path or os.path.exists(path)
-    if not looks_like_file:
+    path = os.fspath(weights)
+    if not os.path.exists(path):
+        try:
+            validate_weights_argument(path, include_top=False)
+        except ValueError:
+            raise FileNotFoundError(
+                f"{flag} {path}: no such file (nor a preset, an official checkpoint name or a URL)"
+            ) from None
         return
     check_input_file(path, flag)
     if path.endswith(".h5"):

@@ -340,3 +340,14 @@ def test_zoo_counts_from_unbuilt_weights_equal_the_built_model():
     model = get_model("nl_i3d_r50", input_setting="8x8", weights=None)
     assert row["params"] == sum(int(w.numpy().size) for w in model.trainable_weights)
     assert row["bn_statistics"] == sum(math.prod(w.shape) for w in model.non_trainable_weights)
+
+
+def test_weights_names_pass_the_file_check_and_other_values_must_be_files(tmp_path):
+    for name in ("kinetics400", "imagenet", "i3d_nonlocal_8x8_IN_pretrain_400k",
+                 "i3d_nonlocal_8x8_IN_pretrain_400k.pkl", "https://example.org/nl.weights.h5", None):
+        cli.check_weights_file(name)
+    for name in ("kinetics600", str(tmp_path / "nl.pkl"), str(tmp_path / "nl.weights.h5")):
+        with pytest.raises(FileNotFoundError, match=f"--weights {name}: no such file"):
+            cli.check_weights_file(name)
+    with pytest.raises(IsADirectoryError, match="--weights"):
+        cli.check_weights_file(str(tmp_path))
