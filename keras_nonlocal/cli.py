@@ -59,10 +59,9 @@ _COMMANDS = {
 
 DEBUG_ENV = "KERAS_NONLOCAL_DEBUG"
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_FAILED = 1  # the work failed: a bad file, no network
+EXIT_USAGE = 2  # a bad command line, as argparse
+# Interrupted: 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM).
 
 # What a user can cause with a bad flag, file or network; everything else is a
 # bug. The package's own errors are listed even where a base class covers them,
