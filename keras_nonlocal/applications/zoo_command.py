@@ -6,9 +6,13 @@ classifier; BN running statistics listed apart) and multiply-adds ("FLOPs" as
 the paper counts them) for the standard input.
 """
 
+import math
 import os
+import sys
 
 from keras_nonlocal.applications import registry
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.cli import echo
 
 
 def add_arguments(parser):
@@ -18,24 +22,37 @@ def add_arguments(parser):
         parser: an `argparse.ArgumentParser`.
     """
     parser.add_argument(
-        "--models", nargs="+", default=None, metavar="NAME",
+        "--models", nargs="+", default=None, metavar="NAME", choices=registry.list_models(),
         help=f"zoo names (default: all of {', '.join(registry.list_models())})",
     )
     parser.add_argument(
         "--input-setting", nargs="+", default=["32x2", "8x8"], metavar="SETTING",
-        help="input settings of the video models (default: 32x2 8x8)",
+        choices=sorted(INPUT_SETTINGS),
+        help=f"input settings of the video models, from {', '.join(sorted(INPUT_SETTINGS))} "
+        "(default: 32x2 8x8)",
     )
     parser.add_argument(
         "--format", choices=("markdown", "csv"), default="markdown", help="table format"
     )
 
 
-def zoo_rows(models=None, input_settings=("32x2", "8x8")):
+def _entries(models, input_settings):
+    for name in models or registry.list_models():
+        settings = input_settings if registry.model_config(name)["video"] else (None,)
+        for setting in settings:
+            yield name, setting
+
+
+def zoo_rows(models=None, input_settings=("32x2", "8x8"), progress=None):
     """Measures every requested zoo model.
+
+    The models are built without initialising their weights (inside a
+    `keras.StatelessScope`): the counts need only shapes.
 
     Args:
         models: zoo names (default: all).
         input_settings: settings to build the video models in.
+        progress: optional stream for one line per model before it is built.
 
     Yields:
         Dicts with `model`, `input`, `params`, `bn_statistics`, `gmacs`.
@@ -44,24 +61,26 @@ def zoo_rows(models=None, input_settings=("32x2", "8x8")):
 
     import keras
 
-    for name in models or registry.list_models():
-        config = registry.model_config(name)
-        settings = input_settings if config["video"] else (None,)
-        for setting in settings:
-            kwargs = {"input_setting": setting} if setting else {}
+    entries = list(_entries(models, input_settings))
+    for index, (name, setting) in enumerate(entries, start=1):
+        if progress is not None:
+            label = f"{name} ({setting})" if setting else name
+            print(f"[{index}/{len(entries)}] building {label}", file=progress, flush=True)
+        kwargs = {"input_setting": setting} if setting else {}
+        with keras.StatelessScope():
             model = registry.get_model(name, **kwargs)
-            trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
-            frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
-            shape = "×".join(str(s) for s in model.input_shape[1:-1])
-            yield {
-                "model": name,
-                "input": f"{shape} ({setting})" if setting else shape,
-                "params": trainable,
-                "bn_statistics": frozen,
-                "gmacs": count_macs(model) / 1e9,
-            }
-            del model
-            keras.backend.clear_session()
+        trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+        frozen = sum(math.prod(w.shape) for w in model.non_trainable_weights)
+        shape = "×".join(str(s) for s in model.input_shape[1:-1])
+        yield {
+            "model": name,
+            "input": f"{shape} ({setting})" if setting else shape,
+            "params": trainable,
+            "bn_statistics": frozen,
+            "gmacs": count_macs(model) / 1e9,
+        }
+        del model
+        keras.backend.clear_session()
 
 
 def format_table(rows, fmt="markdown"):
@@ -92,7 +111,10 @@ def format_table(rows, fmt="markdown"):
 
 
 def run(args):
-    """Prints the zoo table.
+    """Prints the zoo table, a row as soon as its model is measured.
+
+    The header comes at once and a progress line per model goes to stderr:
+    building the R101 models takes a while.
 
     Args:
         args: parsed arguments (`models`, `input_setting`, `format`).
@@ -101,19 +123,8 @@ def run(args):
         The exit status.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    unknown = sorted(set(args.models or ()) - set(registry.list_models()))
-    if unknown:
-        print(f"Unknown model(s): {', '.join(unknown)}. Available: {', '.join(registry.list_models())}")
-        return 2
-    rows = zoo_rows(args.models, args.input_setting)
-    if args.format == "csv":
-        print(format_table(rows, "csv"))
-    else:
-        header_done = False
-        for row in rows:  # print as measured: building R101 models takes a while
-            table = format_table([row], "markdown").splitlines()
-            if not header_done:
-                print("\n".join(table[:2]))
-                header_done = True
-            print(table[2], flush=True)
+    header = format_table([], args.format)
+    echo(header)
+    for row in zoo_rows(args.models, args.input_setting, progress=sys.stderr):
+        echo(format_table([row], args.format)[len(header) + 1:])
     return 0

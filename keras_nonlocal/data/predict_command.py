@@ -5,11 +5,14 @@ the scores from `keras_nonlocal.data.predict_video` (multi-view testing), the
 class names from `keras_nonlocal.applications.decode_predictions`.
 """
 
-import sys
-
 import numpy as np
 
+from keras_nonlocal.cli import check_input_file
+from keras_nonlocal.cli import check_weights_file
+from keras_nonlocal.cli import echo
+from keras_nonlocal.cli import positive_int
 from keras_nonlocal.cli import weights_argument
+from keras_nonlocal.cli import zoo_model
 
 
 def add_arguments(parser):
@@ -27,7 +30,7 @@ def add_arguments(parser):
     '10x3'
     """
     parser.add_argument("video", help="a video file, frame folder or HDF5 frames file")
-    parser.add_argument("--model", default="nl_i3d_r50", help="zoo model name (default: nl_i3d_r50)")
+    parser.add_argument("--model", default="nl_i3d_r50", type=zoo_model, help="zoo model name (default: nl_i3d_r50)")
     parser.add_argument(
         "--weights",
         default="kinetics400",
@@ -35,12 +38,12 @@ def add_arguments(parser):
         help="weights preset or .weights.h5 path; 'none' for random weights (default: kinetics400)",
     )
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
-    parser.add_argument("--frames", type=int, default=None, help="clip length T (default: the model's); with --crop-size, builds the model for that size")
-    parser.add_argument("--stride", type=int, default=None, help="temporal stride S (default: 2/8/1 for T=32/8/128)")
-    parser.add_argument("--crop-size", type=int, default=None, help="view side (default: the model's, or 256)")
-    parser.add_argument("--scale", type=int, default=256, help="short side before cropping (default: 256)")
+    parser.add_argument("--frames", type=positive_int, default=None, help="clip length T (default: the model's); with --crop-size, builds the model for that size")
+    parser.add_argument("--stride", type=positive_int, default=None, help="temporal stride S (default: 2/8/1 for T=32/8/128)")
+    parser.add_argument("--crop-size", type=positive_int, default=None, help="view side (default: the model's); with --frames, builds the model for that size")
+    parser.add_argument("--scale", type=positive_int, default=256, help="short side before cropping (default: 256)")
     parser.add_argument("--short-video", choices=("loop", "pad"), default="loop", help="videos shorter than T*S (default: loop)")
-    parser.add_argument("--top", type=int, default=5, help="how many classes to print (default: 5)")
+    parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default: 5)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -66,56 +69,61 @@ def _format_row(rank, entry):
     return f"{rank:>2}. {name:<40} {score:.4f}"
 
 
+def validate(args):
+    """Checks the arguments and the input files before a model is built.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Raises:
+        ValueError: a bad flag value or combination (exit status 2).
+        OSError: the video or the weights file cannot be read (exit status 1).
+    """
+    from keras_nonlocal.data import sampling
+
+    sampling.parse_views(args.views)
+    # The model is built for another clip size only when both are given; one
+    # alone would meet a model of the default size and fail after the build.
+    given = [f for f, v in (("--frames", args.frames), ("--crop-size", args.crop_size)) if v]
+    if len(given) == 1:
+        other = "--crop-size" if given[0] == "--frames" else "--frames"
+        raise ValueError(
+            f"{given[0]} needs {other} as well: the model is built for another clip "
+            f"size only when both are given (e.g. --frames 8 --crop-size 224)"
+        )
+    check_input_file(args.video, "video", folder_ok=True)
+    check_weights_file(args.weights)
+
+
 def run(args):
-    """Runs the `predict` subcommand.
+    """Runs the `predict` subcommand (after `validate`).
 
     Args:
         args: the parsed `argparse.Namespace`.
 
     Returns:
-        0 on success, 1 when the video or model cannot be used, 2 for bad
-        arguments.
+        0 on success; errors are raised and reported by `keras_nonlocal.cli`.
     """
-    from keras_nonlocal.data import decoding
     from keras_nonlocal.data import multiview
-    from keras_nonlocal.data import sampling
 
-    try:
-        sampling.parse_views(args.views)
-        if args.top < 1:
-            raise ValueError(f"`--top` must be >= 1. Received: --top={args.top}")
-    except ValueError as e:
-        print(f"keras-nonlocal predict: error: {e}", file=sys.stderr)
-        return 2
-    weights = args.weights
-    # Both given: build the model for that clip size (e.g. 8 frames, or 256
-    # pixels for fully-convolutional testing); otherwise use its default.
     input_shape = None
     if args.frames and args.crop_size:
         input_shape = (args.frames, args.crop_size, args.crop_size, 3)
-    try:
-        model = _build_model(args.model, weights, input_shape)
-    except (ImportError, AttributeError, ValueError) as e:
-        print(f"keras-nonlocal predict: error: cannot build model {args.model!r}: {e}", file=sys.stderr)
-        return 1
-    try:
-        scores = multiview.predict_video(
-            args.video,
-            model,
-            num_frames=args.frames,
-            stride=args.stride,
-            views=args.views,
-            crop_size=args.crop_size,
-            scale=args.scale,
-            short_video=args.short_video,
-            progress=not args.no_progress,
-        )
-    except (decoding.VideoDecodeError, ValueError) as e:
-        print(f"keras-nonlocal predict: error: {e}", file=sys.stderr)
-        return 1
+    model = _build_model(args.model, args.weights, input_shape)
+    scores = multiview.predict_video(
+        args.video,
+        model,
+        num_frames=args.frames,
+        stride=args.stride,
+        views=args.views,
+        crop_size=args.crop_size,
+        scale=args.scale,
+        short_video=args.short_video,
+        progress=not args.no_progress,
+    )
     top = min(args.top, scores.shape[-1])
     decoded = _decode_predictions(np.asarray(scores)[None], top)[0]
-    print(f"{args.video}: top-{top} of {scores.shape[-1]} classes ({args.model}, {args.views} views)")
+    echo(f"{args.video}: top-{top} of {scores.shape[-1]} classes ({args.model}, {args.views} views)")
     for rank, entry in enumerate(decoded, start=1):
-        print(_format_row(rank, entry))
+        echo(_format_row(rank, entry))
     return 0

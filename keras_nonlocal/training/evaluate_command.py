@@ -18,9 +18,13 @@ Example:
 
 import json
 import os
-import sys
 
-_PROG = "keras-nonlocal evaluate"
+from keras_nonlocal.cli import check_input_file
+from keras_nonlocal.cli import check_output_folder
+from keras_nonlocal.cli import check_weights_file
+from keras_nonlocal.cli import echo
+from keras_nonlocal.cli import positive_int
+from keras_nonlocal.cli import zoo_model
 
 
 def add_arguments(parser):
@@ -41,27 +45,37 @@ def add_arguments(parser):
     from keras_nonlocal.training.recipe import DEFAULT_RECIPE
     from keras_nonlocal.training.recipe import RECIPES
 
-    parser.add_argument("--model", default="nl_i3d_r50", help="zoo model name (default: nl_i3d_r50)")
+    parser.add_argument("--model", default="nl_i3d_r50", type=zoo_model, help="zoo model name (default: nl_i3d_r50)")
     parser.add_argument("--weights", required=True,
                         help="a training output folder (final.weights.h5 + recipe.json), a "
                              ".weights.h5 file, kinetics400, or an official .pkl")
     parser.add_argument("--data", required=True, help="test videos: a path,label list file or class folders")
-    parser.add_argument("--classes", type=int, default=None,
+    parser.add_argument("--classes", type=positive_int, default=None,
                         help="number of classes (default: 400 for kinetics400, else from the data)")
     parser.add_argument("--class-names", default=None, help="class names file (JSON list/dict or one per line)")
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
                         help=f"clip length/stride/input setting (default: the training folder's "
                              f"recipe.json, else {DEFAULT_RECIPE})")
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
-    parser.add_argument("--num-frames", type=int, default=None, help="clip length T (default: the recipe's)")
-    parser.add_argument("--stride", type=int, default=None, help="temporal stride S (default: the recipe's)")
-    parser.add_argument("--crop-size", type=int, default=256, help="view side (default: 256, fully-convolutional)")
-    parser.add_argument("--scale", type=int, default=256, help="short side before cropping (default: 256)")
-    parser.add_argument("--batch-size", type=int, default=30, help="views per batch (default: 30)")
+    parser.add_argument("--num-frames", type=positive_int, default=None, help="clip length T (default: the recipe's)")
+    parser.add_argument("--stride", type=positive_int, default=None, help="temporal stride S (default: the recipe's)")
+    parser.add_argument("--crop-size", type=positive_int, default=256, help="view side (default: 256, fully-convolutional)")
+    parser.add_argument("--scale", type=positive_int, default=256, help="short side before cropping (default: 256)")
+    parser.add_argument("--batch-size", type=positive_int, default=30, help="views per batch (default: 30)")
     parser.add_argument("--logits", action="store_true", help="the model outputs logits")
     parser.add_argument("--model-kwargs", default=None, metavar="JSON", help="extra NonLocalResNet arguments")
     parser.add_argument("--output-dir", default=None, help="where to write the report (default: results/eval/<model>)")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1), help="print progress")
+
+
+def _folder_weights(folder):
+    weights = os.path.join(folder, "final.weights.h5")
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            f"--weights {folder}: the folder holds no final.weights.h5 (give the output "
+            "folder of `keras-nonlocal train`, a .weights.h5 file or kinetics400)"
+        )
+    return weights
 
 
 def _resolve(args):
@@ -73,9 +87,7 @@ def _resolve(args):
     recipe = None
     if os.path.isdir(weights):
         folder = weights
-        weights = os.path.join(folder, "final.weights.h5")
-        if not os.path.isfile(weights):
-            raise ValueError(f"`--weights` folder holds no final.weights.h5. Received: --weights={folder}")
+        weights = _folder_weights(folder)
         recipe_file = os.path.join(folder, "recipe.json")
         if args.recipe is None and os.path.isfile(recipe_file):
             with open(recipe_file, encoding="utf-8") as f:
@@ -90,84 +102,99 @@ def _resolve(args):
     return weights, recipe.replace(**changes)
 
 
+def _output_dir(args):
+    return args.output_dir or os.path.join("results", "eval", args.model)
+
+
+def validate(args):
+    """Checks the arguments and the input files before a model is built.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Raises:
+        ValueError: a bad flag value or combination (exit status 2).
+        OSError: the data, class names or weights cannot be used (exit
+            status 1).
+    """
+    from keras_nonlocal import data
+    from keras_nonlocal.training.train_command import parse_model_kwargs
+
+    data.parse_views(args.views)
+    parse_model_kwargs(args.model_kwargs)
+    check_weights_file(_folder_weights(args.weights) if os.path.isdir(args.weights) else args.weights)
+    check_input_file(args.data, "--data", folder_ok=True)
+    if args.class_names:
+        check_input_file(args.class_names, "--class-names")
+    check_output_folder(_output_dir(args), "--output-dir")
+
+
 def run(args):
-    """Runs the `evaluate` subcommand.
+    """Runs the `evaluate` subcommand (after `validate`).
 
     Args:
         args: the parsed `argparse.Namespace`.
 
     Returns:
-        0 on success, 1 when the data or weights cannot be used, 2 for bad
-        arguments.
+        0 on success; errors are raised and reported by `keras_nonlocal.cli`.
     """
     from keras_nonlocal import data
     from keras_nonlocal.training.evaluation import evaluate
     from keras_nonlocal.training.model_factory import build_model
     from keras_nonlocal.training.train_command import parse_model_kwargs
 
-    try:
-        data.parse_views(args.views)
-        weights, recipe = _resolve(args)
-        model_kwargs = parse_model_kwargs(args.model_kwargs)
-        videos = data.as_video_list(args.data)
-        class_names = data.load_class_names(args.class_names) if args.class_names else videos.class_names
-    except (ValueError, OSError) as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 2
+    weights, recipe = _resolve(args)
+    model_kwargs = parse_model_kwargs(args.model_kwargs)
+    videos = data.as_video_list(args.data)
+    class_names = data.load_class_names(args.class_names) if args.class_names else videos.class_names
     classes = args.classes or (400 if weights == "kinetics400" else None)
     classes = classes or (len(class_names) if class_names else videos.num_classes)
     if class_names is not None and len(class_names) != classes:
         class_names = None
     local_file = str(weights).endswith(".weights.h5")
-    try:
-        model = build_model(
-            args.model,
-            classes,
-            recipe,
-            weights=None if local_file else weights,
-            input_shape=(recipe.num_frames, args.crop_size, args.crop_size, 3),
-            logits=args.logits,
-            **model_kwargs,
-        )
-        if local_file:
-            if not os.path.isfile(weights):
-                raise ValueError(f"No weights file at {weights!r}.")
-            model.load_weights(weights)
-        ds = data.eval_dataset(
-            videos,
-            num_frames=recipe.num_frames,
-            stride=recipe.stride,
-            views=args.views,
-            crop_size=args.crop_size,
-            scale=args.scale,
-            batch_size=args.batch_size,
-        )
-        output_dir = args.output_dir or os.path.join("results", "eval", args.model)
-        report = evaluate(
-            model,
-            ds,
-            output_dir=output_dir,
-            class_names=class_names,
-            from_logits=args.logits,
-            views=args.views,
-            extra={
-                "model": args.model,
-                "weights": str(weights),
-                "data": str(args.data),
-                "num_frames": recipe.num_frames,
-                "stride": recipe.stride,
-                "crop_size": args.crop_size,
-                "scale": args.scale,
-            },
-            verbose=args.verbose,
-        )
-    except (ValueError, OSError, data.VideoDecodeError, data.TooManyBadFilesError) as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 1
-    print(
+    model = build_model(
+        args.model,
+        classes,
+        recipe,
+        weights=None if local_file else weights,
+        input_shape=(recipe.num_frames, args.crop_size, args.crop_size, 3),
+        logits=args.logits,
+        **model_kwargs,
+    )
+    if local_file:
+        model.load_weights(weights)
+    ds = data.eval_dataset(
+        videos,
+        num_frames=recipe.num_frames,
+        stride=recipe.stride,
+        views=args.views,
+        crop_size=args.crop_size,
+        scale=args.scale,
+        batch_size=args.batch_size,
+    )
+    output_dir = _output_dir(args)
+    report = evaluate(
+        model,
+        ds,
+        output_dir=output_dir,
+        class_names=class_names,
+        from_logits=args.logits,
+        views=args.views,
+        extra={
+            "model": args.model,
+            "weights": str(weights),
+            "data": str(args.data),
+            "num_frames": recipe.num_frames,
+            "stride": recipe.stride,
+            "crop_size": args.crop_size,
+            "scale": args.scale,
+        },
+        verbose=args.verbose,
+    )
+    echo(
         f"{args.model} on {report.num_videos} videos ({args.views} views): "
         f"top-1 {100 * report.top1:.2f}%  top-5 {100 * report.top5:.2f}%  "
         f"mean class accuracy {100 * report.mean_class_accuracy:.2f}%"
     )
-    print(f"report: {os.path.join(output_dir, 'results.json')}")
+    echo(f"report: {os.path.join(output_dir, 'results.json')}")
     return 0

@@ -22,13 +22,17 @@ Example:
 """
 
 import json
-import sys
+import os
 
+from keras_nonlocal.cli import UsageError
+from keras_nonlocal.cli import check_input_file
+from keras_nonlocal.cli import check_output_folder
+from keras_nonlocal.cli import check_weights_file
+from keras_nonlocal.cli import echo
+from keras_nonlocal.cli import positive_int
 from keras_nonlocal.cli import weights_argument
+from keras_nonlocal.cli import zoo_model
 from keras_nonlocal.training.recipe import add_recipe_arguments
-
-_PROG = "keras-nonlocal train"
-
 
 def add_arguments(parser):
     """Adds the `train` arguments to an `argparse` parser.
@@ -45,12 +49,12 @@ def add_arguments(parser):
     >>> args.model, args.strategy, args.base_lr
     ('nl_i3d_r50', 'default', 0.02)
     """
-    parser.add_argument("--model", default="nl_i3d_r50", help="zoo model name (default: nl_i3d_r50)")
+    parser.add_argument("--model", default="nl_i3d_r50", type=zoo_model, help="zoo model name (default: nl_i3d_r50)")
     parser.add_argument("--train", required=True, dest="train_source",
                         help="training videos: a path,label list file or a folder of class folders")
     parser.add_argument("--val", dest="val_source", default=None,
                         help="validation videos, scored on one centre view every --eval-every steps")
-    parser.add_argument("--classes", type=int, default=None,
+    parser.add_argument("--classes", type=positive_int, default=None,
                         help="number of classes (default: from the training list)")
     parser.add_argument("--weights", default="imagenet", type=weights_argument,
                         help="initial weights: imagenet (official init), kinetics400, a "
@@ -66,9 +70,9 @@ def add_arguments(parser):
                         choices=("mixed_float16", "mixed_bfloat16"),
                         help="mixed precision policy (flag alone: mixed_float16)")
     parser.add_argument("--logits", action="store_true", help="build the classifier without softmax")
-    parser.add_argument("--val-steps", type=int, default=None, help="batches per validation (default: all)")
+    parser.add_argument("--val-steps", type=positive_int, default=None, help="batches per validation (default: all)")
     parser.add_argument("--seed", type=int, default=None, help="data seed")
-    parser.add_argument("--num-parallel-calls", type=int, default=None,
+    parser.add_argument("--num-parallel-calls", type=positive_int, default=None,
                         help="decoding threads (default: tf.data.AUTOTUNE)")
     parser.add_argument("--model-kwargs", default=None, metavar="JSON",
                         help='extra NonLocalResNet arguments, e.g. \'{"nonlocal_mode": "dot_product"}\'')
@@ -172,60 +176,75 @@ def build_datasets(args, recipe, strategy):
     return train_ds, val_ds, videos
 
 
+def _output_dir(args):
+    return args.output_dir or os.path.join("results", "train", args.model)
+
+
+def validate(args):
+    """Checks the arguments and the input files before any TensorFlow work.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Raises:
+        ValueError: a bad flag value or combination (exit status 2).
+        OSError: a list file, folder or weights file cannot be used (exit
+            status 1).
+    """
+    from keras_nonlocal.training.recipe import Recipe
+
+    Recipe.from_args(args)
+    parse_model_kwargs(args.model_kwargs)
+    check_input_file(args.train_source, "--train", folder_ok=True)
+    if args.val_source:
+        check_input_file(args.val_source, "--val", folder_ok=True)
+    check_weights_file(args.weights)
+    check_output_folder(_output_dir(args), "--output-dir")
+
+
 def run(args):
-    """Runs the `train` subcommand.
+    """Runs the `train` subcommand (after `validate`).
 
     Args:
         args: the parsed `argparse.Namespace`.
 
     Returns:
-        0 on success, 2 for bad arguments.
+        0 on success; errors are raised and reported by `keras_nonlocal.cli`.
     """
-    import os
-
     from keras_nonlocal.training.recipe import Recipe
     from keras_nonlocal.training.strategy import get_strategy
     from keras_nonlocal.training.trainer import train
 
-    try:
-        recipe = Recipe.from_args(args)
-        model_kwargs = parse_model_kwargs(args.model_kwargs)
-        # First, before any other TensorFlow work (multi-worker set-up).
-        strategy = get_strategy(args.strategy, communication=args.communication)
-        train_ds, val_ds, videos = build_datasets(args, recipe, strategy)
-    except (ValueError, OSError) as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 2
+    recipe = Recipe.from_args(args)
+    model_kwargs = parse_model_kwargs(args.model_kwargs)
+    # First, before any other TensorFlow work (multi-worker set-up).
+    strategy = get_strategy(args.strategy, communication=args.communication)
+    train_ds, val_ds, videos = build_datasets(args, recipe, strategy)
     classes = args.classes or videos.num_classes
     if classes < 1:
-        print(f"{_PROG}: error: cannot tell the number of classes; pass --classes", file=sys.stderr)
-        return 2
+        raise UsageError(f"--train {args.train_source}: cannot tell the number of classes; pass --classes")
     weights = args.weights
-    output_dir = args.output_dir or os.path.join("results", "train", args.model)
+    output_dir = _output_dir(args)
     verbose = "auto" if args.verbose is None else args.verbose
-    try:
-        result = train(
-            args.model,
-            train_ds,
-            val_ds,
-            recipe=recipe,
-            strategy=strategy,
-            output_dir=output_dir,
-            classes=classes,
-            weights=weights,
-            mixed_precision=args.mixed_precision,
-            logits=args.logits,
-            validation_steps=args.val_steps,
-            verbose=verbose,
-            model_kwargs=model_kwargs,
-        )
-    except ValueError as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 2
+    result = train(
+        args.model,
+        train_ds,
+        val_ds,
+        recipe=recipe,
+        strategy=strategy,
+        output_dir=output_dir,
+        classes=classes,
+        weights=weights,
+        mixed_precision=args.mixed_precision,
+        logits=args.logits,
+        validation_steps=args.val_steps,
+        verbose=verbose,
+        model_kwargs=model_kwargs,
+    )
     if videos.class_names is not None:
         with open(os.path.join(result.output_dir, "class_names.json"), "w", encoding="utf-8") as f:
             json.dump(list(videos.class_names), f)
-    print(
+    echo(
         f"trained {args.model} from step {result.initial_step} to {result.final_step}; "
         f"outputs in {result.output_dir}"
     )

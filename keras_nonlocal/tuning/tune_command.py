@@ -14,6 +14,13 @@ import os
 import sys
 import time
 
+from keras_nonlocal.cli import UsageError
+from keras_nonlocal.cli import check_input_file
+from keras_nonlocal.cli import echo
+from keras_nonlocal.cli import fraction
+from keras_nonlocal.cli import positive_float
+from keras_nonlocal.cli import positive_int
+from keras_nonlocal.cli import result_stream
 from keras_nonlocal.tuning.backbones import BACKBONES
 from keras_nonlocal.tuning.search_space import ATTENTION_AXES
 from keras_nonlocal.tuning.search_space import BLOCK_COUNTS
@@ -31,30 +38,6 @@ DEFAULTS = dict(
 )
 
 
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
 def add_arguments(parser):
     """Adds the `tune` subcommand's arguments.
 
@@ -67,16 +50,16 @@ def add_arguments(parser):
     search.add_argument("--objective", default="val_accuracy",
                         help="metric to optimise: val_accuracy, val_loss, accuracy, loss, "
                              "optionally NAME:max or NAME:min (default: val_accuracy)")
-    search.add_argument("--max-trials", type=_positive_int, default=None,
+    search.add_argument("--max-trials", type=positive_int, default=None,
                         help="trials in total, counting those already done when resuming "
                              f"(default: {DEFAULTS['max_trials']}; hyperband and grid: their "
                              "whole schedule)")
-    search.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"],
+    search.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
                         help="epochs per trial; hyperband: most epochs per configuration "
                              f"(default: {DEFAULTS['epochs']})")
     search.add_argument("--hyperband-factor", type=int, default=3,
                         help="hyperband's reduction factor (default: 3)")
-    search.add_argument("--initial-points", type=_positive_int, default=None,
+    search.add_argument("--initial-points", type=positive_int, default=None,
                         help="bayesian: random trials before the Gaussian process (default: 3)")
     search.add_argument("--no-reference-trials", action="store_true",
                         help="do not start with the baseline and the paper's single block")
@@ -98,9 +81,9 @@ def add_arguments(parser):
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", choices=sorted(BACKBONES), default=DEFAULTS["backbone"],
                        help="backbone size: " + "; ".join(f"{k}: {v.description}" for k, v in BACKBONES.items()))
-    model.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS["learning_rate"],
+    model.add_argument("--learning-rate", type=positive_float, default=DEFAULTS["learning_rate"],
                        help="Adam learning rate (default: 0.01)")
-    model.add_argument("--batch-size", type=_positive_int, default=None,
+    model.add_argument("--batch-size", type=positive_int, default=None,
                        help="clips per batch (default: 32 built-in, 8 videos)")
 
     data = parser.add_argument_group("data (default: the built-in long-range digits)")
@@ -108,17 +91,17 @@ def add_arguments(parser):
                       help="training videos: a path,label list file (keras_nonlocal.data)")
     data.add_argument("--val-data", metavar="LIST", default=None,
                       help="validation videos (default: hold out --val-fraction of --data)")
-    data.add_argument("--val-fraction", type=float, default=0.2,
+    data.add_argument("--val-fraction", type=fraction, default=0.2,
                       help="held-out fraction without --val-data (default: 0.2)")
-    data.add_argument("--frames", type=_positive_int, default=None,
+    data.add_argument("--frames", type=positive_int, default=None,
                       help="clip length (videos; default: 8)")
-    data.add_argument("--stride", type=_positive_int, default=8,
+    data.add_argument("--stride", type=positive_int, default=8,
                       help="temporal stride of sampled frames (videos; default: 8)")
-    data.add_argument("--crop-size", type=_positive_int, default=None,
+    data.add_argument("--crop-size", type=positive_int, default=None,
                       help="square crop side (videos; default: 112)")
-    data.add_argument("--train-samples", type=_positive_int, default=DEFAULTS["train_samples"],
+    data.add_argument("--train-samples", type=positive_int, default=DEFAULTS["train_samples"],
                       help="built-in training clips (default: 1024)")
-    data.add_argument("--val-samples", type=_positive_int, default=DEFAULTS["val_samples"],
+    data.add_argument("--val-samples", type=positive_int, default=DEFAULTS["val_samples"],
                       help="built-in validation clips (default: 512)")
 
     results = parser.add_argument_group("results")
@@ -132,13 +115,13 @@ def add_arguments(parser):
                          help="rewrite the leaderboard and plot of an existing search, do not search")
 
     run = parser.add_argument_group("running")
-    run.add_argument("--distributed", type=_positive_int, default=None, metavar="N",
+    run.add_argument("--distributed", type=positive_int, default=None, metavar="N",
                      help="start a chief and N workers on 127.0.0.1 (keras-tuner's distributed mode)")
-    run.add_argument("--port", type=_positive_int, default=None,
+    run.add_argument("--port", type=positive_int, default=None,
                      help="the chief's port with --distributed (default: a free one)")
-    run.add_argument("--timeout", type=_positive_float, default=None,
+    run.add_argument("--timeout", type=positive_float, default=None,
                      help="with --distributed: seconds before all processes are stopped")
-    run.add_argument("--threads", type=_positive_int, default=None,
+    run.add_argument("--threads", type=positive_int, default=None,
                      help="TensorFlow threads per process (default: all cores)")
     run.add_argument("--verbose", type=int, choices=(0, 1, 2), default=0,
                      help="model.fit verbosity (default: 0; the tuner prints one summary per trial)")
@@ -163,8 +146,10 @@ def validate(args):
     Args:
         args: parsed arguments.
 
-    Returns:
-        `None`; raises `ValueError` naming the argument otherwise.
+    Raises:
+        ValueError: a bad flag value or combination, naming the flag (exit
+            status 2).
+        OSError: a list file cannot be read (exit status 1).
     """
     from keras_nonlocal.tuning.tuners import parse_objective
 
@@ -173,8 +158,6 @@ def validate(args):
         raise ValueError(f"--epochs is hyperband's most epochs per configuration: give >= 2. Received: {args.epochs}")
     if args.hyperband_factor < 2:
         raise ValueError(f"--hyperband-factor must be >= 2. Received: {args.hyperband_factor}")
-    if not 0 < args.val_fraction < 1:
-        raise ValueError(f"--val-fraction must be in (0, 1). Received: {args.val_fraction}")
     if args.data is None:
         for flag, value in (("--val-data", args.val_data), ("--frames", args.frames),
                             ("--crop-size", args.crop_size)):
@@ -186,10 +169,9 @@ def validate(args):
                 "data uses --backbone tiny or small."
             )
     else:
-        if not os.path.isfile(args.data):
-            raise ValueError(f"--data: no such list file: {args.data!r}")
-        if args.val_data is not None and not os.path.isfile(args.val_data):
-            raise ValueError(f"--val-data: no such list file: {args.val_data!r}")
+        check_input_file(args.data, "--data")
+        if args.val_data is not None:
+            check_input_file(args.val_data, "--val-data")
     if args.port is not None and args.distributed is None:
         raise ValueError("--port applies to --distributed only.")
     if args.distributed is not None and args.report_only:
@@ -289,7 +271,8 @@ def report(project_dir, hypermodel, objective, epochs=None, out=None, title=None
         hypermodel: the search's `NonLocalHyperModel`.
         objective: a `keras_tuner.Objective`.
         epochs: epochs per trial, for the table.
-        out: stream to print to (default: `sys.stdout`).
+        out: stream to print to (default: the command's standard output,
+            `keras_nonlocal.cli.result_stream()`).
         title: plot title.
 
     Returns:
@@ -298,7 +281,7 @@ def report(project_dir, hypermodel, objective, epochs=None, out=None, title=None
     from keras_nonlocal.tuning import leaderboard
     from keras_nonlocal.tuning.plots import plot_leaderboard
 
-    out = out or sys.stdout
+    out = out or result_stream()
     rows = leaderboard.leaderboard_rows(leaderboard.load_trials(project_dir), hypermodel, objective, epochs)
     csv_path, md_path = leaderboard.write_leaderboard(rows, project_dir, objective.name)
     png_path = plot_leaderboard(
@@ -347,11 +330,7 @@ def run(args):
         The exit status.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        validate(args)
-    except ValueError as error:
-        print(f"keras-nonlocal tune: error: {error}", file=sys.stderr)
-        return 2
+    validate(args)  # again when called directly; keras_nonlocal.cli ran it first
 
     if args.distributed:
         from keras_nonlocal.tuning.distributed import run_local_cluster
@@ -361,7 +340,14 @@ def run(args):
             import shutil
 
             shutil.rmtree(os.path.join(args.directory, _project_name(args)), ignore_errors=True)
-        return run_local_cluster(argv, args.distributed, port=args.port, timeout=args.timeout)
+        # The processes' prefixed output is progress (stderr); the result is
+        # the leaderboard the chief wrote.
+        status = run_local_cluster(argv, args.distributed, port=args.port, timeout=args.timeout)
+        board = os.path.join(args.directory, _project_name(args), "leaderboard.md")
+        if status == 0 and os.path.isfile(board):
+            with open(board, encoding="utf-8") as f:
+                echo(f.read().rstrip() + f"\nleaderboard: {board}")
+        return status
 
     from keras_nonlocal.tuning.distributed import role
 
@@ -374,16 +360,15 @@ def run(args):
     from keras_nonlocal.tuning.tuners import parse_objective
 
     keras.utils.set_random_seed(args.seed)
+    data = _load_data(args)
     try:
-        data = _load_data(args)
         hypermodel = NonLocalHyperModel(
             args.backbone, num_classes=data.num_classes, input_shape=data.input_shape,
             space=_space(args), learning_rate=args.learning_rate,
             initial_values=() if args.no_reference_trials else None,
         )
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"keras-nonlocal tune: error: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:  # the search space does not fit the backbone or clips
+        raise UsageError(str(error)) from error
     project_dir = os.path.join(args.directory, _project_name(args))
     objective = parse_objective(args.objective)
     # Only the process that owns the oracle may clear the folder.
@@ -395,21 +380,22 @@ def run(args):
     try:
         resumed = check_resume(project_dir, config, overwrite, write=False)
     except ValueError as error:
-        print(f"keras-nonlocal tune: error: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error)) from error
     title = (f"{args.tuner} search, {hypermodel.backbone.name} backbone, "
              f"{data.description.get('kind')}, {args.epochs} epoch(s)/trial, seed {args.seed}")
     if args.report_only:
         if not resumed:
-            print(f"keras-nonlocal tune: error: no search in {project_dir}", file=sys.stderr)
-            return 2
+            raise FileNotFoundError(
+                f"--report-only: no search in {project_dir}; run the search first (check "
+                "--directory and --project-name)"
+            )
         report(project_dir, hypermodel, objective, args.epochs, title=title)
         return 0
 
     if this_role != "worker":
-        _describe(hypermodel, data, args, sys.stdout)
+        _describe(hypermodel, data, args, sys.stderr)
         if resumed:
-            print(f"  resuming the search in {project_dir} (finished trials are kept)")
+            print(f"  resuming the search in {project_dir} (finished trials are kept)", file=sys.stderr)
     max_trials = args.max_trials
     if max_trials is None and args.tuner in ("random", "bayesian"):
         max_trials = DEFAULTS["max_trials"]
@@ -424,10 +410,11 @@ def run(args):
     start = time.perf_counter()
     tuner.search(*data.fit_args, epochs=args.epochs, verbose=args.verbose, **data.fit_kwargs)
     if this_role == "worker":
-        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')} done in {time.perf_counter() - start:.0f} s")
+        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')} done in {time.perf_counter() - start:.0f} s",
+              file=sys.stderr)
         return 0
     report(project_dir, hypermodel, objective, args.epochs, title=title)
-    print(f"search time: {time.perf_counter() - start:.0f} s")
+    echo(f"search time: {time.perf_counter() - start:.0f} s")
     return 0
 
 

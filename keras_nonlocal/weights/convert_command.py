@@ -8,7 +8,11 @@ which is then downloaded into the cache first.
 
 import argparse
 import os
-import sys
+
+from keras_nonlocal.cli import check_input_file
+from keras_nonlocal.cli import check_output_file
+from keras_nonlocal.cli import echo
+from keras_nonlocal.cli import zoo_model
 
 LICENCE_NOTE = (
     "The official models are released under CC-BY-NC 4.0 "
@@ -40,7 +44,7 @@ def add_arguments(parser):
         help="Keras weights file to write (must end in .weights.h5)",
     )
     parser.add_argument(
-        "--model", default=None,
+        "--model", default=None, type=zoo_model,
         help="zoo model to convert into, e.g. nl_i3d_r50 (default: inferred from an "
         "official file name)",
     )
@@ -65,20 +69,29 @@ def add_arguments(parser):
     )
 
 
-def _checkpoint_path(checkpoint):
-    from keras_nonlocal.weights import fetch_official_checkpoint
+def _official_row(checkpoint):
+    """The official checkpoint a name refers to, or `None` for a local file."""
     from keras_nonlocal.weights import sources
 
-    if os.path.isfile(checkpoint):
-        return checkpoint, None
+    if os.path.exists(checkpoint):
+        return None
     row = sources.OFFICIAL_CHECKPOINTS.get(
         checkpoint[:-4] if checkpoint.endswith(".pkl") else checkpoint
     )
     if row is None:
-        raise ValueError(
-            f"{checkpoint!r} is neither a file nor an official checkpoint name; "
-            f"known names: {', '.join(sorted(sources.OFFICIAL_CHECKPOINTS))}."
+        raise FileNotFoundError(
+            f"{checkpoint}: neither a file nor an official checkpoint name; "
+            f"known names: {', '.join(sorted(sources.OFFICIAL_CHECKPOINTS))}"
         )
+    return row
+
+
+def _checkpoint_path(checkpoint):
+    from keras_nonlocal.weights import fetch_official_checkpoint
+
+    row = _official_row(checkpoint)
+    if row is None:
+        return checkpoint, None
     return fetch_official_checkpoint(row.name), row
 
 
@@ -91,12 +104,42 @@ def _list_blobs(path):
 
     checkpoint = read_checkpoint(path)
     for name, blob in checkpoint.blobs.items():
-        print(f"{name} {tuple(blob.shape)}")
-    print(
+        echo(f"{name} {tuple(blob.shape)}")
+    echo(
         f"{len(checkpoint.blobs)} blobs, "
         f"{sum(b.size for b in checkpoint.blobs.values()):,} values; "
         f"{len(checkpoint.solver_state)} solver-state entries skipped"
     )
+
+
+def validate(args):
+    """Checks the arguments, the input and the output before any work.
+
+    A missing output folder or an existing output fails here, not after the
+    conversion.
+
+    Args:
+        args: the `argparse.Namespace` of `add_arguments`.
+
+    Raises:
+        ValueError: a bad flag value or combination (exit status 2).
+        OSError: the checkpoint cannot be read or the output cannot be
+            written (exit status 1).
+    """
+    if not args.list and args.output is None:
+        raise ValueError("an output .weights.h5 path is needed (or --list)")
+    if args.output is not None and not args.output.endswith(".weights.h5"):
+        raise ValueError(f"the output must end in '.weights.h5'; received {args.output!r}")
+    row = _official_row(args.checkpoint)
+    if row is None:
+        check_input_file(args.checkpoint, "checkpoint")
+    if not args.list and args.model is None and row is None:
+        raise ValueError(
+            "--model is needed for a checkpoint that is not an official file name "
+            "(e.g. --model nl_i3d_r50)"
+        )
+    if args.output is not None and not args.list:
+        check_output_file(args.output, "output", overwrite=args.overwrite or False)
 
 
 def convert(args):
@@ -116,22 +159,12 @@ def convert(args):
     from keras_nonlocal.weights import convert_checkpoint
     from keras_nonlocal.weights import read_checkpoint
 
-    if args.output is not None and os.path.exists(args.output) and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it.")
-    if not args.list and args.output is None:
-        raise ValueError("An output .weights.h5 path is needed (or --list).")
-    if args.output is not None and not args.output.endswith(".weights.h5"):
-        raise ValueError(f"The output must end in '.weights.h5'; received {args.output!r}.")
+    validate(args)
     path, row = _checkpoint_path(args.checkpoint)
     if args.list:
         _list_blobs(path)
         return None
-    model_name = args.model or (_default_model(row) if row else None)
-    if model_name is None:
-        raise ValueError(
-            "--model is needed for a checkpoint that is not an official file name "
-            "(e.g. --model nl_i3d_r50)."
-        )
+    model_name = args.model or _default_model(row)
     input_setting = args.input_setting or (row.input_setting if row else None)
     blobs = read_checkpoint(path).blobs
     conv1 = blobs.get("conv1_w")
@@ -156,33 +189,24 @@ def convert(args):
         from keras_nonlocal.weights import cache
 
         cache.record_if_missing(path, source=row.file_name)
-    print(f"{model_name}" + (f" ({input_setting})" if video and input_setting else "")
-          + f" <- {path}")
-    print(report.summary(verbose=args.verbose))
-    print(f"Wrote {args.output}")
-    print(LICENCE_NOTE)
+    echo(f"{model_name}" + (f" ({input_setting})" if video and input_setting else "")
+         + f" <- {path}")
+    echo(report.summary(verbose=args.verbose))
+    echo(f"Wrote {args.output}")
+    echo(LICENCE_NOTE)
     return report
 
 
 def run(args):
-    """Runs `keras-nonlocal convert`.
+    """Runs `keras-nonlocal convert` (after `validate`).
 
     Args:
         args: the parsed arguments.
 
     Returns:
-        0 on success, 1 on an error (printed to stderr).
+        0 on success; errors are raised and reported by `keras_nonlocal.cli`.
     """
-    from keras_nonlocal.weights import CheckpointMismatchError
-    from keras_nonlocal.weights import UnsafePickleError
-    from keras_nonlocal.weights import WeightsDownloadError
-
-    try:
-        convert(args)
-    except (FileExistsError, ValueError, CheckpointMismatchError, UnsafePickleError,
-            WeightsDownloadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    convert(args)
     return 0
 
 

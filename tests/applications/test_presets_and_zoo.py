@@ -97,5 +97,6 @@ def test_zoo_is_a_cli_subcommand():
     with contextlib.redirect_stdout(out):
         assert main(["zoo", "--models", "resnet50", "--format", "csv"]) == 0
     assert out.getvalue().splitlines()[0].startswith("model,input,params")
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["zoo", "--models", "resnet18"]) == 2
+    with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stderr(io.StringIO()):
+        main(["zoo", "--models", "resnet18"])
+    assert exit_info.value.code == 2

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_nonlocal import cli
+from tests.test_cli import assert_user_error
 from tests.weights import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -16,9 +17,10 @@ def test_list_prints_every_blob_without_building_a_model(tmp_path, capsys):
     blobs = helpers.small_blobs()
     path = helpers.write_checkpoint(tmp_path / "c.pkl", blobs)
     assert cli.main(["convert", str(path), "--list"]) == 0
-    out = capsys.readouterr().out
-    assert "conv1_w (8, 3, 3, 3, 3)" in out
-    assert f"{len(blobs)} blobs" in out and "solver-state entries skipped" in out
+    captured = capsys.readouterr()
+    assert "conv1_w (8, 3, 3, 3, 3)" in captured.out
+    assert f"{len(blobs)} blobs" in captured.out and "solver-state entries skipped" in captured.out
+    assert captured.err == ""
 
 
 def test_existing_output_is_not_overwritten(tmp_path, capsys):
@@ -26,13 +28,67 @@ def test_existing_output_is_not_overwritten(tmp_path, capsys):
     out = tmp_path / "out.weights.h5"
     out.write_bytes(b"mine")
     assert cli.main(["convert", str(path), str(out), "--model", "c2d_r50"]) == 1
-    assert "--overwrite" in capsys.readouterr().err
+    assert_user_error(capsys.readouterr(), str(out), "--overwrite")
     assert out.read_bytes() == b"mine"
+
+
+def test_existing_output_is_refused_before_downloading(server, keras_home, tmp_path, capsys):
+    out = tmp_path / "c2d.weights.h5"
+    out.write_bytes(b"mine")
+    assert cli.main(["convert", "c2d_baseline_8x8_IN_pretrain_400k", str(out)]) == 1
+    assert_user_error(capsys.readouterr(), "--overwrite")
+    assert server.count() == 0
 
 
 def test_unknown_checkpoint_name_is_a_clear_error(capsys):
     assert cli.main(["convert", "i3d_nonlocal_9x9", "x.weights.h5"]) == 1
-    assert "neither a file nor an official checkpoint name" in capsys.readouterr().err
+    assert_user_error(capsys.readouterr(), "i3d_nonlocal_9x9", "neither a file nor an official checkpoint name")
+
+
+def test_output_into_a_missing_folder_fails_before_the_conversion(tmp_path, capsys):
+    # An unreadable checkpoint shows the order: the output is checked first.
+    path = tmp_path / "empty.pkl"
+    path.write_bytes(b"")
+    out = tmp_path / "no_such_folder" / "c.weights.h5"
+    assert cli.main(["convert", str(path), str(out), "--model", "c2d_r50"]) == 1
+    assert_user_error(capsys.readouterr(), str(out), "does not exist")
+
+
+def _deep_pickle(depth=5000):
+    """`{"blobs": {"conv1_w": 1, "junk": [[[...]]]}}` nested `depth` deep, in opcodes.
+
+    Written by hand: `pickle.dumps` itself recurses.
+    """
+    def text(value):
+        return b"X" + len(value).to_bytes(4, "little") + value
+
+    return (
+        b"\x80\x02}" + text(b"blobs") + b"}" + text(b"conv1_w") + b"K\x01s" + text(b"junk")
+        + b"]" * depth + b"a" * (depth - 1) + b"ss."
+    )
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated", "empty", "deeply nested"])
+def test_hostile_checkpoints_are_one_line_errors(tmp_path, capsys, kind):
+    if kind == "random":
+        content = np.random.default_rng(0).bytes(3000)
+    elif kind == "truncated":
+        whole = open(helpers.write_checkpoint(tmp_path / "whole.pkl", helpers.small_blobs()), "rb").read()
+        content = whole[: len(whole) // 2]
+    elif kind == "empty":
+        content = b""
+    else:
+        content = _deep_pickle()
+    path = tmp_path / "hostile.pkl"
+    path.write_bytes(content)
+    for argv in (["--list"], [str(tmp_path / "out.weights.h5"), "--model", "c2d_r50"]):
+        assert cli.main(["convert", str(path), *argv]) == 1
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err and captured.out == ""
+        lines = captured.err.rstrip().splitlines()
+        start = max(i for i, line in enumerate(lines) if line.startswith("keras-nonlocal convert: "))
+        assert len(lines) - start <= 2, captured.err
+        assert not (tmp_path / "out.weights.h5").exists()
 
 
 def test_malicious_checkpoint_is_refused(tmp_path, capsys):
