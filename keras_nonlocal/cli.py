@@ -12,33 +12,12 @@ import sys
 # subcommand -> (module, one-line help)
 _COMMANDS = {
     "zoo": ("keras_nonlocal.applications.zoo_command", "print the model zoo table (params, FLOPs)"),
-    "convert": ("keras_nonlocal.weights.convert_command", "convert an official .pkl checkpoint to .weights.h5"),
+    "convert": ("keras_nonlocal.applications.convert_command", "convert an official .pkl checkpoint to .weights.h5"),
     "predict": ("keras_nonlocal.data.predict_command", "top-5 Kinetics classes for a video"),
     "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
     "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
 }
-
-
-def weights_argument(value):
-    """The `--weights` flag of the commands: `"none"` (or empty) means `None`.
-
-    Use as `parser.add_argument("--weights", type=weights_argument)`.
-
-    Args:
-        value: the flag's text.
-
-    Returns:
-        `None` for random initialisation, otherwise `value` unchanged.
-
-    Example:
-
-    >>> weights_argument("none") is None
-    True
-    >>> weights_argument("kinetics400")
-    'kinetics400'
-    """
-    return None if str(value).lower() in ("none", "") else value
 
 
 def _available_commands():

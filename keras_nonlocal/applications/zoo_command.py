@@ -8,7 +8,11 @@ the paper counts them) for the standard input.
 
 import os
 
+import keras
+
 from keras_nonlocal.applications import registry
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.applications.flops import count_macs
 
 
 def add_arguments(parser):
@@ -23,6 +27,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--input-setting", nargs="+", default=["32x2", "8x8"], metavar="SETTING",
+        choices=sorted(INPUT_SETTINGS),
         help="input settings of the video models (default: 32x2 8x8)",
     )
     parser.add_argument(
@@ -40,10 +45,6 @@ def zoo_rows(models=None, input_settings=("32x2", "8x8")):
     Yields:
         Dicts with `model`, `input`, `params`, `bn_statistics`, `gmacs`.
     """
-    from keras_nonlocal.applications.flops import count_macs
-
-    import keras
-
     for name in models or registry.list_models():
         config = registry.model_config(name)
         settings = input_settings if config["video"] else (None,)

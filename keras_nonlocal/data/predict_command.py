@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from keras_nonlocal.cli import weights_argument
+from keras_nonlocal.weights.loading import weights_argument
 
 
 def add_arguments(parser):

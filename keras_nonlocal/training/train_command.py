@@ -24,7 +24,7 @@ Example:
 import json
 import sys
 
-from keras_nonlocal.cli import weights_argument
+from keras_nonlocal.weights.loading import weights_argument
 from keras_nonlocal.training.recipe import add_recipe_arguments
 
 _PROG = "keras-nonlocal train"

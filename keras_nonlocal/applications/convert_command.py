@@ -10,6 +10,19 @@ import argparse
 import os
 import sys
 
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.applications.registry import get_model
+from keras_nonlocal.applications.registry import model_config
+from keras_nonlocal.weights import CheckpointMismatchError
+from keras_nonlocal.weights import UnsafePickleError
+from keras_nonlocal.weights import WeightsDownloadError
+from keras_nonlocal.weights import convert_checkpoint
+from keras_nonlocal.weights import fetch_official_checkpoint
+from keras_nonlocal.weights import read_checkpoint
+from keras_nonlocal.weights import validate_weights_argument
+from keras_nonlocal.weights.presets import OFFICIAL_CHECKPOINTS
+from keras_nonlocal.weights.presets import find_official_checkpoint
+
 LICENCE_NOTE = (
     "The official models are released under CC-BY-NC 4.0 "
     "(facebookresearch/video-nonlocal-net); the converted weights inherit it."
@@ -45,9 +58,9 @@ def add_arguments(parser):
         "official file name)",
     )
     parser.add_argument(
-        "--input-setting", default=None, choices=("32x2", "8x8", "128x1", "32x4"),
-        help="input setting of a video model (default: inferred from an official "
-        "file name, else the model's default)",
+        "--input-setting", default=None, choices=sorted(INPUT_SETTINGS),
+        help="input setting of a video model (default: the official file's, else "
+        "the model's default); an official file of another setting is refused",
     )
     parser.add_argument(
         "--no-top", action="store_true",
@@ -66,29 +79,18 @@ def add_arguments(parser):
 
 
 def _checkpoint_path(checkpoint):
-    from keras_nonlocal.weights import fetch_official_checkpoint
-    from keras_nonlocal.weights import sources
-
     if os.path.isfile(checkpoint):
-        return checkpoint, None
-    row = sources.OFFICIAL_CHECKPOINTS.get(
-        checkpoint[:-4] if checkpoint.endswith(".pkl") else checkpoint
-    )
-    if row is None:
+        return checkpoint, find_official_checkpoint(checkpoint)
+    row = find_official_checkpoint(checkpoint)
+    if row is None or "/" in checkpoint:
         raise ValueError(
             f"{checkpoint!r} is neither a file nor an official checkpoint name; "
-            f"known names: {', '.join(sorted(sources.OFFICIAL_CHECKPOINTS))}."
+            f"known names: {', '.join(sorted(OFFICIAL_CHECKPOINTS))}."
         )
     return fetch_official_checkpoint(row.name), row
 
 
-def _default_model(row):
-    return f"{'nl_' if row.nonlocal_blocks else ''}{row.arch}_r{row.depth}"
-
-
 def _list_blobs(path):
-    from keras_nonlocal.weights import read_checkpoint
-
     checkpoint = read_checkpoint(path)
     for name, blob in checkpoint.blobs.items():
         print(f"{name} {tuple(blob.shape)}")
@@ -113,9 +115,6 @@ def convert(args):
     >>> convert(build_parser().parse_args(
     ...     ["c2d_baseline_8x8_IN_pretrain_400k", "c2d.weights.h5"]))  # doctest: +SKIP
     """
-    from keras_nonlocal.weights import convert_checkpoint
-    from keras_nonlocal.weights import read_checkpoint
-
     if args.output is not None and os.path.exists(args.output) and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it.")
     if not args.list and args.output is None:
@@ -126,18 +125,17 @@ def convert(args):
     if args.list:
         _list_blobs(path)
         return None
-    model_name = args.model or (_default_model(row) if row else None)
+    model_name = args.model or (row.models[0] if row else None)
     if model_name is None:
         raise ValueError(
             "--model is needed for a checkpoint that is not an official file name "
             "(e.g. --model nl_i3d_r50)."
         )
+    if row is not None:  # an official file carries its input setting
+        validate_weights_argument(row.name, include_top=False, input_setting=args.input_setting)
     input_setting = args.input_setting or (row.input_setting if row else None)
     blobs = read_checkpoint(path).blobs
     conv1 = blobs.get("conv1_w")
-    from keras_nonlocal.applications import get_model
-    from keras_nonlocal.applications.registry import model_config
-
     video = model_config(model_name)["video"]
     kwargs = {"weights": None, "include_top": not args.no_top}
     if video and input_setting:
@@ -167,10 +165,6 @@ def run(args):
     Returns:
         0 on success, 1 on an error (printed to stderr).
     """
-    from keras_nonlocal.weights import CheckpointMismatchError
-    from keras_nonlocal.weights import UnsafePickleError
-    from keras_nonlocal.weights import WeightsDownloadError
-
     try:
         convert(args)
     except (FileExistsError, ValueError, CheckpointMismatchError, UnsafePickleError,
