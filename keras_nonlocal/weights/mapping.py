@@ -33,8 +33,9 @@ long-clip 32x4 and 128x1 models: `z = x + out(y)`). A block built without
 normalisation takes a checkpoint's normalisation folded exactly into `out`
 (`W' = W * scale`, `b' = (b - mean) * scale + beta`); a block built with one
 refuses a checkpoint without (its blobs are missing, and the error says which
-models have that layout). A checkpoint whose blocks mix layouts, or hold part
-of a normalisation, is refused with the blobs named (`NonLocalLayoutError`).
+models have that layout). A checkpoint whose blocks mix layouts is refused with
+the blobs named (`NonLocalLayoutError`); an incomplete set is reported as
+missing blobs.
 
 `plan_mapping` computes every assignment and every discrepancy without
 touching the model; `verify` turns discrepancies into one error that names
@@ -101,16 +102,14 @@ class CheckpointMismatchError(ValueError):
 
 
 class NonLocalLayoutError(CheckpointFormatError):
-    """A checkpoint's non-local blocks mix normalisation layouts.
+    """A checkpoint's non-local blocks have different normalisation layouts.
 
     The message names each block's normalisation blobs.
     """
 
 
-# Normalisation blobs of a non-local block (`<block>_bn_<suffix>`), and the
-# layout each set of them means.
+# Normalisation blobs of a non-local block (`<block>_bn_<suffix>`).
 _NORM_SUFFIXES = ("s", "b", "rm", "riv")
-_NORM_LAYOUTS = {(): None, ("s", "b"): "affine", _NORM_SUFFIXES: "batch_norm"}
 
 
 def nonlocal_layouts(blobs):
@@ -127,8 +126,7 @@ def nonlocal_layouts(blobs):
         A dict `{block prefix: layout}`.
 
     Raises:
-        NonLocalLayoutError: if the blocks do not all have the same layout,
-            or a block holds part of a normalisation.
+        NonLocalLayoutError: if the blocks do not all have the same layout.
 
     Example:
 
@@ -142,14 +140,17 @@ def nonlocal_layouts(blobs):
     found = {}
     for block in blocks:
         found[block] = tuple(s for s in _NORM_SUFFIXES if f"{block}_bn_{s}" in blobs)
-    partial = [b for b, present in found.items() if present not in _NORM_LAYOUTS]
-    layouts = {b: _NORM_LAYOUTS.get(present) for b, present in found.items()}
-    if partial or len(set(layouts.values())) > 1:
+    # An incomplete set counts as the layout it starts (its missing blobs are
+    # reported as missing when it is mapped).
+    layouts = {
+        b: None if not present else "batch_norm" if {"rm", "riv"} & set(present) else "affine"
+        for b, present in found.items()
+    }
+    if len(set(layouts.values())) > 1:
         lines = ["The checkpoint's non-local blocks mix normalisation layouts:"]
         for block, present in found.items():
             names = ", ".join(f"{block}_bn_{s}" for s in present) or "no normalisation blobs"
-            kind = "partial" if block in partial else (layouts[block] or "none")
-            lines.append(f"    {block}: {names} ({kind})")
+            lines.append(f"    {block}: {names} ({layouts[block] or 'none'})")
         lines.append(
             "Every block must hold all of _bn_s, _bn_b, _bn_rm, _bn_riv (BatchNorm), "
             "only _bn_s and _bn_b (affine), or none of them (the long-clip models)."
@@ -444,15 +445,16 @@ class _Planner:
         sub = _Planner(self.blobs, trial, self.inflate, self.epsilon)
         sub.kernel(slot)
         size = layer.kernel.shape[-1]
-        names = [f"{norm_prefix}_{s}" for s in (_NORM_SUFFIXES if layout == "batch_norm" else ("s", "b"))]
+        suffixes = _NORM_SUFFIXES if layout == "batch_norm" else ("s", "b")
+        names = [f"{norm_prefix}_{suffix}" for suffix in suffixes]
         values = {}
-        for name in names:
-            blob = self.blobs[name]
-            value = _fit_vector(blob, size)
-            if value is None:
+        for suffix, name in zip(suffixes, names):
+            blob = self._get(name, (size,))
+            value = None if blob is None else _fit_vector(blob, size)
+            if blob is not None and value is None:
                 self.report.mis_shaped.append((name, blob.shape, (size,)))
-            values[name[len(norm_prefix) + 1:]] = None if value is None else value.astype(np.float64)
-        self.used.update(names)
+            values[suffix] = None if value is None else value.astype(np.float64)
+        self.used.update(name for name in names if name in self.blobs)
         self.report.missing += trial.missing
         self.report.mis_shaped += trial.mis_shaped
         self.used |= sub.used
