@@ -315,28 +315,41 @@ I3D_TEMPORAL = {
 NONLOCAL_R50 = {3: (1, 3), 4: (1, 3, 5)}
 
 
+# I3D temporal kernels per stage as the official lists' cycles (spec: res2
+# [1,1,1], res3 [1,0,1,0], res4 [1,0,...], res5 [0,1,0]), for any depth.
+_I3D_CYCLES = ((1,), (1, 0), (1, 0), (0, 1))
+
+
 def official_resnet_blobs(seed=0, arch="i3d", nonlocal_blocks=False, affine=False,
-                          classes=400, depth=50, two_d=False, pred=True, nonlocal_norm="auto"):
+                          classes=400, depth=50, two_d=False, pred=True, nonlocal_norm="auto",
+                          depths=None, widths=(64, 128, 256, 512), stem=64):
     """Blobs of an official video ResNet (or of a 2-D ImageNet ResNet with
     `two_d`), written from the specification.
 
     `affine`: the long-clip layout: backbone BNs as `_s`, `_b` only and, by
     default (`nonlocal_norm="auto"`), non-local blocks without any `_bn_*`
-    blob; otherwise `nonlocal_norm` gives the blocks' layout."""
+    blob; otherwise `nonlocal_norm` gives the blocks' layout. `depths`,
+    `widths` and `stem` make a smaller network of the same layout (non-local
+    blocks after the odd blocks of res3 and res4, the official mod-2 rule)."""
     if nonlocal_norm == "auto":
         nonlocal_norm = None if affine else "batch_norm"
-    m = BlobMaker(seed, affine=affine, scale=0.05)
-    depths = R50 if depth == 50 else R101
+    m = BlobMaker(seed, affine=affine, scale=0.05 if depths is None else 0.3)
+    if depths is None:
+        depths = R50 if depth == 50 else R101
+        placement = NONLOCAL_R50
+    else:
+        placement = {s: tuple(i for i in range(depths[s - 2]) if i % 2 == 1) for s in (3, 4)}
     u = 2 if arch == "i3d" else 0
-    m.conv("conv1", (64, 3, 7, 7) if two_d else (64, 3, 1 + 2 * u, 7, 7))
-    m.bn("res_conv1_bn", 64)
-    in_ch = 64
+    m.conv("conv1", (stem, 3, 7, 7) if two_d else (stem, 3, 1 + 2 * u, 7, 7))
+    m.bn("res_conv1_bn", stem)
+    in_ch = stem
     for index, n in enumerate(depths):
-        stage, width = index + 2, 64 * 2 ** index
+        stage, width = index + 2, widths[index]
         out = 4 * width
         for i in range(n):
             p = f"res{stage}_{i}"
-            t = 3 if (arch == "i3d" and I3D_TEMPORAL[depth][index][i]) else 1
+            cycle = _I3D_CYCLES[index]
+            t = 3 if (arch == "i3d" and cycle[i % len(cycle)]) else 1
             m.conv(f"{p}_branch2a", (width, in_ch, 1, 1) if two_d else (width, in_ch, t, 1, 1))
             m.bn(f"{p}_branch2a_bn", width)
             m.conv(f"{p}_branch2b", (width, width, 3, 3) if two_d else (width, width, 1, 3, 3))
@@ -346,11 +359,11 @@ def official_resnet_blobs(seed=0, arch="i3d", nonlocal_blocks=False, affine=Fals
             if i == 0:
                 m.conv(f"{p}_branch1", (out, in_ch, 1, 1) if two_d else (out, in_ch, 1, 1, 1))
                 m.bn(f"{p}_branch1_bn", out)
-            if nonlocal_blocks and i in NONLOCAL_R50.get(stage, ()):
+            if nonlocal_blocks and i in placement.get(stage, ()):
                 m.nonlocal_block(f"nonlocal_conv{stage}_{i}", out, norm=nonlocal_norm)
             in_ch = out
     if pred:
-        m.pred(classes, 2048)
+        m.pred(classes, in_ch)
     return m.blobs
 
 
@@ -414,12 +427,16 @@ STEMS = {
 NONLOCAL_GROUPS = {"32x4": {3: 4}, "128x1": {3: 4}}
 
 
-def np_official_resnet(blobs, x, setting="8x8", depths=R50, groups=None):
+def np_official_resnet(blobs, x, setting="8x8", depths=None, groups=None):
     """Logits of an official video ResNet computed from its blobs alone:
     stem, res2, pool2 (time /2), res3..res5 with the stride on the 3x3 of the
     first block, the non-local blocks present in the blobs (grouped per
     `groups`, default: the setting's), average pool, `pred`."""
     groups = NONLOCAL_GROUPS.get(setting, {}) if groups is None else groups
+    if depths is None:  # blocks per stage, from the blob names
+        depths = tuple(
+            len([n for n in blobs if re.match(rf"res{stage}_\d+_branch2a_w$", n)]) for stage in (2, 3, 4, 5)
+        )
     relu = lambda v: np.maximum(v, 0)  # noqa: E731
     conv1_strides, pool_size, pool_strides = STEMS[setting]
     x = relu(np_norm(np_conv(x, blobs["conv1_w"], conv1_strides), blobs, "res_conv1_bn"))
