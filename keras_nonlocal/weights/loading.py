@@ -575,7 +575,10 @@ def load_weights(
         include_top = _has_head(model)
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
-    named = checkpoint if (weights == "kinetics400" and checkpoint is not None) else weights
+    named = weights
+    if weights == "kinetics400" and checkpoint is not None:
+        _check_classes(weights, presets.PRESET_CLASSES[weights], include_top, classes)
+        named = checkpoint
     row = validate_weights_argument(
         named, include_top=include_top, classes=classes, model_name=model_name,
         input_setting=input_setting,
