@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
 from keras_nonlocal.weights.loading import weights_argument
 
 
@@ -34,6 +35,13 @@ def add_arguments(parser):
         type=weights_argument,
         help="weights preset or .weights.h5 path; 'none' for random weights (default: kinetics400)",
     )
+    parser.add_argument(
+        "--input-setting",
+        default=None,
+        choices=sorted(INPUT_SETTINGS),
+        help="the model's input setting (default: the checkpoint's; without one, 32x2). "
+        "A checkpoint of another setting is refused; --frames does not choose it",
+    )
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
     parser.add_argument("--frames", type=int, default=None, help="clip length T (default: the model's); with --crop-size, builds the model for that size")
     parser.add_argument("--stride", type=int, default=None, help="temporal stride S (default: 2/8/1 for T=32/8/128)")
@@ -44,10 +52,10 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _build_model(name, weights, input_shape=None):
+def _build_model(name, weights, input_shape=None, input_setting=None):
     from keras_nonlocal import applications
 
-    kwargs = {"weights": weights}
+    kwargs = {"weights": weights, "input_setting": input_setting}
     if input_shape is not None:
         kwargs["input_shape"] = input_shape
     return applications.get_model(name, **kwargs)
@@ -94,7 +102,7 @@ def run(args):
     if args.frames and args.crop_size:
         input_shape = (args.frames, args.crop_size, args.crop_size, 3)
     try:
-        model = _build_model(args.model, weights, input_shape)
+        model = _build_model(args.model, weights, input_shape, args.input_setting)
     except (ImportError, AttributeError, ValueError) as e:
         print(f"keras-nonlocal predict: error: cannot build model {args.model!r}: {e}", file=sys.stderr)
         return 1

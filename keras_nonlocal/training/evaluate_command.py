@@ -20,6 +20,8 @@ import json
 import os
 import sys
 
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+
 _PROG = "keras-nonlocal evaluate"
 
 
@@ -52,6 +54,10 @@ def add_arguments(parser):
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
                         help=f"clip length/stride/input setting (default: the training folder's "
                              f"recipe.json, else {DEFAULT_RECIPE})")
+    parser.add_argument("--input-setting", default=None, choices=sorted(INPUT_SETTINGS),
+                        help="the model's input setting (default: the recipe's when --recipe or a "
+                             "training folder gives one, else the checkpoint's); a checkpoint of "
+                             "another setting is refused")
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
     parser.add_argument("--num-frames", type=int, default=None, help="clip length T (default: the recipe's)")
     parser.add_argument("--stride", type=int, default=None, help="temporal stride S (default: the recipe's)")
@@ -80,9 +86,14 @@ def _resolve(args):
         if args.recipe is None and os.path.isfile(recipe_file):
             with open(recipe_file, encoding="utf-8") as f:
                 recipe = Recipe.from_dict(json.load(f))
+    chosen = recipe is not None or args.recipe is not None
     if recipe is None:
         recipe = get_recipe(args.recipe or "kinetics400_32x2")
     changes = {"dropout_rate": 0.0}
+    if args.input_setting:
+        changes["input_setting"] = args.input_setting
+    elif not chosen:
+        changes["input_setting"] = None  # follow the checkpoint
     if args.num_frames:
         changes["num_frames"] = args.num_frames
     if args.stride:
