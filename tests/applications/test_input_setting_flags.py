@@ -60,3 +60,15 @@ def test_evaluate_resolves_the_input_setting(argv, setting):
     args = _parse(evaluate_command, ["--data", "val.csv", "--weights", "kinetics400"] + argv)
     _, recipe = evaluate_command._resolve(args)
     assert recipe.input_setting == setting
+
+
+def test_convert_refuses_an_official_file_of_another_setting(tmp_path, capsys):
+    from keras_nonlocal import cli
+
+    path = tmp_path / "i3d_nonlocal_32x4_I3D_pretrain_400k.pkl"
+    path.write_bytes(b"never read")
+    out = tmp_path / "out.weights.h5"
+    assert cli.main(["convert", str(path), str(out), "--input-setting", "8x8"]) == 1
+    err = capsys.readouterr().err
+    assert "'32x4' input setting" in err and "input_setting='8x8'" in err
+    assert not out.exists()
