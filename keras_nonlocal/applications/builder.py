@@ -18,10 +18,9 @@ from keras_nonlocal.applications.stages import res_stage
 from keras_nonlocal.applications.stem import stem
 from keras_nonlocal.applications.temporal import get_inflation
 from keras_nonlocal.applications.temporal import get_temporal_pattern
+from keras_nonlocal import weights as weights_package
 from keras_nonlocal.layers import MODES
 from keras_nonlocal.layers import NonLocalBlock
-from keras_nonlocal.weights import load_weights
-from keras_nonlocal.weights import validate_weights_argument
 
 FIRST_STAGE = 2  # the official stage numbering: res2 .. res5
 
@@ -59,7 +58,7 @@ def _resolve_input_setting(input_setting, weights, model_name, include_top, clas
     given = None
     if video and input_setting is not None:
         given = get_input_setting(input_setting)
-    row = validate_weights_argument(
+    row = weights_package.validate_weights_argument(
         weights, include_top=include_top, classes=classes, model_name=model_name,
         input_setting=given.name if given else None,
         default_input_setting=DEFAULT_INPUT_SETTING, video=video,
@@ -316,7 +315,7 @@ def NonLocalResNet(
     model = keras.Model(model_inputs, x, name=name)
 
     if weights is not None:
-        load_weights(
+        weights_package.load_weights(
             model,
             weights,
             model_name=model_name,

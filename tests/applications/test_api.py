@@ -153,11 +153,11 @@ def test_bad_arguments_raise_clear_errors_before_building(kwargs, message, monke
 
 
 def _record_loads(monkeypatch):
-    from keras_nonlocal.applications import builder
+    import keras_nonlocal.weights as weights_pkg
 
     calls = []
     monkeypatch.setattr(
-        builder, "load_weights",
+        weights_pkg, "load_weights",
         lambda model, weights, **kwargs: calls.append((model.name, weights, kwargs)),
     )
     return calls
