@@ -107,3 +107,23 @@ def test_zoo_is_a_cli_subcommand():
     assert out.getvalue().splitlines()[0].startswith("model,input,params")
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["zoo", "--models", "resnet18"]) == 2
+
+
+def test_the_weights_page_lists_the_presets_table():
+    # docs/weights.md's table is written from `presets.CHECKPOINTS`; a drift fails here.
+    import os
+    import re
+
+    page = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "weights.md")
+    rows = {}
+    for line in open(page, encoding="utf-8"):
+        match = re.match(r"\| `(\w+)` \| `(\w+)` \| (\d+)×(\d+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \|", line)
+        if match:
+            name, model, frames, rate, layout, top1, top5 = match.groups()
+            rows[name] = (model, f"{frames}x{rate}", layout.lower(), float(top1), float(top5))
+    expected = {
+        row.name: (row.models[0], row.input_setting,
+                   "affine" if row.layout == "affine" else "batchnorm", row.top1, row.top5)
+        for row in presets.OFFICIAL_CHECKPOINTS.values()
+    }
+    assert rows == expected
