@@ -6,6 +6,7 @@ this function with a row of arguments; see `models.py` for the named ones.
 
 import keras
 
+from keras_nonlocal import weights as weights_package
 from keras_nonlocal.applications import validation
 from keras_nonlocal.applications.conv_bn import BN_EPSILON
 from keras_nonlocal.applications.conv_bn import BN_MOMENTUM
@@ -18,7 +19,6 @@ from keras_nonlocal.applications.stages import res_stage
 from keras_nonlocal.applications.stem import stem
 from keras_nonlocal.applications.temporal import get_inflation
 from keras_nonlocal.applications.temporal import get_temporal_pattern
-from keras_nonlocal import weights as weights_package
 from keras_nonlocal.layers import MODES
 from keras_nonlocal.layers import NonLocalBlock
 
@@ -50,10 +50,11 @@ def _check_depths_widths(depths, widths, stage_strides, expansion):
 
 
 def _resolve_input_setting(input_setting, weights, model_name, include_top, classes, video):
-    """The input setting to build with, and the official checkpoint `weights` names.
+    """The input setting to build with (`None` for images), `weights` checked.
 
     A setting that is given must be the checkpoint's; one that is not follows
-    the checkpoint, else is the documented default (never the frames).
+    the checkpoint `weights` names, else is the documented default (never the
+    number of frames).
     """
     given = None
     if video and input_setting is not None:
@@ -64,12 +65,12 @@ def _resolve_input_setting(input_setting, weights, model_name, include_top, clas
         default_input_setting=DEFAULT_INPUT_SETTING, video=video,
     )
     if not video:
-        return None, row
+        return None
     if given is not None:
-        return given, row
+        return given
     if row is not None and row.input_setting is not None:
-        return get_input_setting(row.input_setting), row
-    return get_input_setting(DEFAULT_INPUT_SETTING), row
+        return get_input_setting(row.input_setting)
+    return get_input_setting(DEFAULT_INPUT_SETTING)
 
 
 def _check_nonlocal_kwargs(kwargs, argument):
@@ -220,7 +221,7 @@ def NonLocalResNet(
         validation.validate_pooling(pooling)
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"`dropout_rate` must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
-    setting, _ = _resolve_input_setting(
+    setting = _resolve_input_setting(
         input_setting, weights, model_name, include_top, classes if include_top else None, video
     )
     pattern = get_temporal_pattern(temporal_pattern, len(depths)) if video else None
