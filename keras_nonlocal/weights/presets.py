@@ -282,8 +282,7 @@ def find_official_checkpoint(weights):
     text = os.fspath(weights)
     if text in OFFICIAL_CHECKPOINTS:
         return OFFICIAL_CHECKPOINTS[text]
-    base = text.rstrip("/").rsplit("/", 1)[-1]
-    base = os.path.basename(base)
+    base = os.path.basename(text)  # of a path or a URL
     if base.endswith(".pkl"):
         return OFFICIAL_CHECKPOINTS.get(base[: -len(".pkl")])
     return None
