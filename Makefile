@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-tensorflow test-backends test-tfio docs bench clean
+.PHONY: install demo test lint-imports test-tensorflow test-backends test-tfio docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) applications/tune.py
 
-# Everything on TensorFlow, the layers again on JAX and PyTorch, and the
-# tensorflow-io path in its own pinned environment.
-test: test-tensorflow test-backends test-tfio
+# The import contract, everything on TensorFlow, the layers again on JAX and
+# PyTorch, and the tensorflow-io path in its own pinned environment.
+test: lint-imports test-tensorflow test-backends test-tfio
+
+# Dependencies point one way (the `[importlinter]` contract in setup.cfg).
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports --config setup.cfg
 
 test-tensorflow: $(STAMP)
 	$(PYTEST)

@@ -35,9 +35,8 @@ import sys
 import threading
 import traceback
 
-import h5py
-
-from keras_nonlocal.applications import registry
+from keras_nonlocal.command_line import UsageError
+from keras_nonlocal.command_line import results_on_stdout
 from keras_nonlocal.data import TooManyBadFilesError
 from keras_nonlocal.data import VideoDecodeError
 from keras_nonlocal.weights import CheckpointFormatError
@@ -45,18 +44,18 @@ from keras_nonlocal.weights import CheckpointMismatchError
 from keras_nonlocal.weights import UnsafePickleError
 from keras_nonlocal.weights import WeightsDownloadError
 from keras_nonlocal.weights import WeightsIntegrityError
-from keras_nonlocal.weights import validate_weights_argument
 
 # subcommand -> (module, one-line help)
 _COMMANDS = {
     "zoo": ("keras_nonlocal.applications.zoo_command", "print the model zoo table (params, FLOPs)"),
-    "convert": ("keras_nonlocal.weights.convert_command", "convert an official .pkl checkpoint to .weights.h5"),
+    "convert": ("keras_nonlocal.applications.convert_command", "convert an official .pkl checkpoint to .weights.h5"),
     "predict": ("keras_nonlocal.data.predict_command", "top-5 Kinetics classes for a video"),
     "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
     "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
     "denoise": ("keras_nonlocal.denoising.denoise_command", "denoise images with a pretrained non-local denoiser"),
     "denoise-benchmark": ("keras_nonlocal.denoising.benchmark_command", "PSNR/SSIM/time of our denoiser, NL-means and BM3D"),
+    "attention": ("keras_nonlocal.attention.attention_command", "draw what a non-local block attends to"),
 }
 
 DEBUG_ENV = "KERAS_NONLOCAL_DEBUG"
@@ -104,19 +103,6 @@ def user_errors():
     return _USER_ERRORS
 
 
-class UsageError(ValueError):
-    """A bad command line found after parsing: exit status 2.
-
-    Raise it from a command's `run` for a flag value or combination that can
-    only be judged once some work is done (`validate` turns its own
-    `ValueError` / `TypeError` into this).
-
-    Example:
-
-    >>> raise UsageError("--frames 8 and --crop-size 32 are needed together")  # doctest: +SKIP
-    """
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread while a command runs.
 
@@ -130,329 +116,6 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum=signal.SIGTERM):
         super().__init__(f"terminated by {signal.Signals(signum).name}")
         self.signum = int(signum)
-
-
-# ------------------------------------------------------------------ flag types
-
-
-def _typed(text, convert, kind):
-    try:
-        return convert(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
-
-
-def positive_int(text):
-    """An argparse `type=` for integers >= 1 (frames, strides, sizes, counts).
-
-    Args:
-        text: the flag's text.
-
-    Returns:
-        The integer.
-
-    Raises:
-        argparse.ArgumentTypeError: argparse then names the flag and exits
-            with status 2.
-
-    Example:
-
-    >>> positive_int("8")
-    8
-    >>> positive_int("0")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: expected an integer >= 1, got '0'
-    """
-    value = _typed(text, int, "an integer >= 1")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def non_negative_int(text):
-    """An argparse `type=` for integers >= 0 (seeds, optional counts).
-
-    Args:
-        text: the flag's text.
-
-    Returns:
-        The integer.
-
-    Example:
-
-    >>> non_negative_int("0")
-    0
-    """
-    value = _typed(text, int, "an integer >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text):
-    """An argparse `type=` for finite numbers > 0 (learning rates, timeouts).
-
-    Args:
-        text: the flag's text.
-
-    Returns:
-        The float.
-
-    Example:
-
-    >>> positive_float("1e-2")
-    0.01
-    """
-    value = _typed(text, float, "a number > 0")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def fraction(text):
-    """An argparse `type=` for numbers strictly between 0 and 1.
-
-    Args:
-        text: the flag's text.
-
-    Returns:
-        The float.
-
-    Example:
-
-    >>> fraction("0.2")
-    0.2
-    """
-    value = _typed(text, float, "a number between 0 and 1")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {text!r}")
-    return value
-
-
-def weights_argument(value):
-    """The `--weights` flag of the commands: `"none"` (or empty) means `None`.
-
-    Use as `parser.add_argument("--weights", type=weights_argument)`.
-
-    Args:
-        value: the flag's text.
-
-    Returns:
-        `None` for random initialisation, otherwise `value` unchanged.
-
-    Example:
-
-    >>> weights_argument("none") is None
-    True
-    >>> weights_argument("kinetics400")
-    'kinetics400'
-    """
-    return None if str(value).lower() in ("none", "") else value
-
-
-def zoo_model(text):
-    """An argparse `type=` for `--model`: a name from the model zoo.
-
-    Args:
-        text: the flag's text.
-
-    Returns:
-        The name.
-
-    Example:
-
-    >>> zoo_model("nl_i3d_r50")
-    'nl_i3d_r50'
-    """
-    names = registry.list_models()
-    if text not in names:
-        raise argparse.ArgumentTypeError(
-            f"unknown zoo model {text!r}; choose from {', '.join(names)}"
-        )
-    return text
-
-
-def check_weights_file(weights, flag="--weights"):
-    """Checks a `--weights` value before any work.
-
-    Presets (`kinetics400`, `imagenet`), official checkpoint names and URLs
-    pass (their download reports its own errors); anything else must be a
-    readable file, and a `.h5` file must open as HDF5.
-
-    Args:
-        weights: the flag's value (may be `None`).
-        flag: the flag's name, for the message.
-
-    Raises:
-        FileNotFoundError, IsADirectoryError, PermissionError, OSError: the
-            file cannot be used (the message names it and the flag).
-
-    Example:
-
-    >>> check_weights_file("kinetics400")
-    >>> check_weights_file("missing.weights.h5")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: --weights missing.weights.h5: no such file (nor a preset, an official checkpoint name or a URL)
-    """
-    if weights is None:
-        return
-    path = os.fspath(weights)
-    if not os.path.exists(path):
-        try:
-            validate_weights_argument(path, include_top=False)
-        except ValueError:
-            raise FileNotFoundError(
-                f"{flag} {path}: no such file (nor a preset, an official checkpoint name or a URL)"
-            ) from None
-        return
-    check_input_file(path, flag)
-    if path.endswith(".h5"):
-        try:
-            with h5py.File(path, "r"):
-                pass
-        except OSError:
-            raise OSError(
-                f"{flag} {path}: not an HDF5 file (corrupt or truncated?); give a "
-                ".weights.h5 file written by Keras or by `keras-nonlocal convert`"
-            ) from None
-
-
-def check_input_file(path, flag, folder_ok=False):
-    """Checks that an input named on the command line exists and is readable.
-
-    Args:
-        path: the path.
-        flag: the flag or argument name, for the message.
-        folder_ok: whether a folder is acceptable too.
-
-    Raises:
-        FileNotFoundError, IsADirectoryError, PermissionError: with a message
-            naming the flag and the path.
-
-    Example:
-
-    >>> check_input_file("no/such.csv", "--data")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: --data no/such.csv: no such file
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{flag} {path}: no such file{' or folder' if folder_ok else ''}")
-    if os.path.isdir(path) and not folder_ok:
-        raise IsADirectoryError(f"{flag} {path}: a folder, not a file")
-    if not os.access(path, os.R_OK):
-        raise PermissionError(f"{flag} {path}: not readable (check its permissions)")
-
-
-def check_output_file(path, flag, overwrite=None):
-    """Checks that an output file can be written, before the work that makes it.
-
-    Args:
-        path: the file to be written.
-        flag: the flag or argument name, for the message.
-        overwrite: `None` when an existing file is simply replaced; `False`
-            to refuse an existing file (the command has `--overwrite`).
-
-    Raises:
-        FileNotFoundError: its folder does not exist.
-        FileExistsError: it exists and `overwrite` is `False`.
-        PermissionError, IsADirectoryError: it cannot be written.
-
-    Example:
-
-    >>> check_output_file("no/such/folder/out.weights.h5", "output")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: output no/such/folder/out.weights.h5: the folder no/such/folder does not exist; create it first
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    shown = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{flag} {path}: the folder {shown} does not exist; create it first")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{flag} {path}: a folder; give a file name")
-    if os.path.exists(path) and overwrite is False:
-        raise FileExistsError(f"{flag} {path} exists; pass --overwrite to replace it")
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"{flag} {path}: the folder {shown} is not writable")
-
-
-def check_output_folder(path, flag):
-    """Checks that an output folder exists or can be created, before any work.
-
-    Args:
-        path: the folder (created later by the command).
-        flag: the flag's name, for the message.
-
-    Raises:
-        NotADirectoryError, PermissionError: with a message naming the flag.
-
-    Example:
-
-    >>> check_output_folder("results/new_run", "--output-dir")  # doctest: +SKIP
-    """
-    path = os.fspath(path)
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise NotADirectoryError(f"{flag} {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK):
-        raise PermissionError(f"{flag} {path}: cannot write into {existing}")
-
-
-# ------------------------------------------------------------------ results
-
-
-_result_streams = []
-
-
-def result_stream():
-    """Where a command writes its results: the real standard output.
-
-    While a command runs, `sys.stdout` is standard error (progress bars and
-    logs go there), so results are printed to this stream (or with `echo`).
-    Outside a command it is `sys.stdout`.
-
-    Returns:
-        A text stream.
-
-    Example:
-
-    >>> result_stream() is sys.stdout
-    True
-    """
-    return _result_streams[-1] if _result_streams else sys.stdout
-
-
-def echo(*values, sep=" ", end="\n"):
-    """Prints a result line to standard output (see `result_stream`).
-
-    Args:
-        *values: what to print, as `print` takes it.
-        sep: separator, as for `print`.
-        end: line end, as for `print`.
-
-    Example:
-
-    >>> echo("top-1", 0.5)
-    top-1 0.5
-    """
-    print(*values, sep=sep, end=end, file=result_stream(), flush=True)
-
-
-@contextlib.contextmanager
-def _results_on_stdout():
-    _result_streams.append(sys.stdout)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        _result_streams.pop()
 
 
 @contextlib.contextmanager
@@ -549,7 +212,7 @@ def _execute(command, args, prog):
     debug = _debug(args)
     stage = "validate"
     try:
-        with _terminate_as_interrupt(), _results_on_stdout():
+        with _terminate_as_interrupt(), results_on_stdout():
             validate = getattr(command, "validate", None)
             if validate is not None:
                 try:

@@ -19,6 +19,8 @@ import time
 import pytest
 
 from keras_nonlocal import cli
+from keras_nonlocal import command_line
+from keras_nonlocal.weights import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,11 +89,11 @@ def test_a_bad_flag_value_exits_2_naming_the_flag(capsys, argv, flag):
 def test_flag_types_refuse_zero_and_text():
     import argparse
 
-    assert cli.positive_int("3") == 3 and cli.non_negative_int("0") == 0
-    assert cli.positive_float("0.5") == 0.5 and cli.fraction("0.25") == 0.25
-    for function, text in [(cli.positive_int, "0"), (cli.positive_int, "1.5"), (cli.non_negative_int, "-1"),
-                           (cli.positive_float, "0"), (cli.positive_float, "inf"), (cli.positive_float, "nan"),
-                           (cli.fraction, "0"), (cli.fraction, "1")]:
+    assert command_line.positive_int("3") == 3 and command_line.non_negative_int("0") == 0
+    assert command_line.positive_float("0.5") == 0.5 and command_line.fraction("0.25") == 0.25
+    for function, text in [(command_line.positive_int, "0"), (command_line.positive_int, "1.5"), (command_line.non_negative_int, "-1"),
+                           (command_line.positive_float, "0"), (command_line.positive_float, "inf"), (command_line.positive_float, "nan"),
+                           (command_line.fraction, "0"), (command_line.fraction, "1")]:
         with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
             function(text)
 
@@ -114,7 +116,7 @@ def fake_command(monkeypatch):
 
     def run(args):
         print("progress 1/1")  # as a library or a Keras progress bar would
-        cli.echo("the result")
+        command_line.echo("the result")
         state["behaviour"]()
         return 0
 
@@ -151,7 +153,7 @@ def test_a_user_error_is_one_line_and_exits_1(fake_command, capsys, error):
 
 def test_a_usage_error_raised_during_the_work_exits_2(fake_command, capsys):
     def fail():
-        raise cli.UsageError("--blocks 10 does not fit the backbone")
+        raise command_line.UsageError("--blocks 10 does not fit the backbone")
 
     fake_command["behaviour"] = fail
     assert cli.main(["zoo"]) == 2
@@ -345,9 +347,9 @@ def test_zoo_counts_from_unbuilt_weights_equal_the_built_model():
 def test_weights_names_pass_the_file_check_and_other_values_must_be_files(tmp_path):
     for name in ("kinetics400", "imagenet", "i3d_nonlocal_8x8_IN_pretrain_400k",
                  "i3d_nonlocal_8x8_IN_pretrain_400k.pkl", "https://example.org/nl.weights.h5", None):
-        cli.check_weights_file(name)
+        flags.check_weights_file(name)
     for name in ("kinetics600", str(tmp_path / "nl.pkl"), str(tmp_path / "nl.weights.h5")):
         with pytest.raises(FileNotFoundError, match=f"--weights {name}: no such file"):
-            cli.check_weights_file(name)
+            flags.check_weights_file(name)
     with pytest.raises(IsADirectoryError, match="--weights"):
-        cli.check_weights_file(str(tmp_path))
+        flags.check_weights_file(str(tmp_path))

@@ -6,17 +6,21 @@ this function with a row of arguments; see `models.py` for the named ones.
 
 import keras
 
+from keras_nonlocal import weights as weights_package
 from keras_nonlocal.applications import validation
 from keras_nonlocal.applications.conv_bn import BN_EPSILON
 from keras_nonlocal.applications.conv_bn import BN_MOMENTUM
 from keras_nonlocal.applications.heads import classification_head
 from keras_nonlocal.applications.heads import pooling_head
+from keras_nonlocal.applications.input_settings import DEFAULT_INPUT_SETTING
 from keras_nonlocal.applications.input_settings import get_input_setting
 from keras_nonlocal.applications.placement import resolve_placement
 from keras_nonlocal.applications.stages import res_stage
 from keras_nonlocal.applications.stem import stem
 from keras_nonlocal.applications.temporal import get_inflation
 from keras_nonlocal.applications.temporal import get_temporal_pattern
+from keras_nonlocal.layers import MODES
+from keras_nonlocal.layers import NonLocalBlock
 
 FIRST_STAGE = 2  # the official stage numbering: res2 .. res5
 
@@ -45,16 +49,28 @@ def _check_depths_widths(depths, widths, stage_strides, expansion):
     return depths, widths, stage_strides
 
 
-def _preset_build_kwargs(weights, model_name, setting):
-    """Builder arguments that the Kinetics checkpoint of this model requires."""
-    if weights != "kinetics400" or model_name is None or setting is None:
-        return {}
-    from keras_nonlocal.applications.presets import preset_source
+def _resolve_input_setting(input_setting, weights, model_name, include_top, classes, video):
+    """The input setting to build with (`None` for images), `weights` checked.
 
-    try:
-        return preset_source(model_name, weights, setting.name).get("build_kwargs", {})
-    except ValueError:
-        return {}  # validate_weights has already reported a missing preset
+    A setting that is given must be the checkpoint's; one that is not follows
+    the checkpoint `weights` names, else is the documented default (never the
+    number of frames).
+    """
+    given = None
+    if video and input_setting is not None:
+        given = get_input_setting(input_setting)
+    row = weights_package.validate_weights_argument(
+        weights, include_top=include_top, classes=classes, model_name=model_name,
+        input_setting=given.name if given else None,
+        default_input_setting=DEFAULT_INPUT_SETTING, video=video,
+    )
+    if not video:
+        return None
+    if given is not None:
+        return given
+    if row is not None and row.input_setting is not None:
+        return get_input_setting(row.input_setting)
+    return get_input_setting(DEFAULT_INPUT_SETTING)
 
 
 def _check_nonlocal_kwargs(kwargs, argument):
@@ -73,8 +89,6 @@ def _check_nonlocal_kwargs(kwargs, argument):
 
 
 def _check_nonlocal_choices(mode, attention_axes):
-    from keras_nonlocal.layers import MODES
-
     if mode not in MODES:
         raise ValueError(
             f"Unknown mode={mode!r} for `nonlocal_mode`. Expected one of {', '.join(MODES)}."
@@ -93,7 +107,7 @@ def NonLocalResNet(
     video=True,
     temporal_pattern="c2d",
     inflation="3x1x1",
-    input_setting="32x2",
+    input_setting=None,
     expansion=4,
     stem_filters=64,
     stem_kernel_size=7,
@@ -140,7 +154,11 @@ def NonLocalResNet(
             1×1 of the bottleneck) or `"3x3x3"` (on the 3×3).
         input_setting: `"32x2"` (paper), `"8x8"` (fast), `"128x1"`,
             `"32x4"`, or an `InputSetting`: the stem's temporal strides and
-            pooling (videos).
+            pooling, and for the long-clip `"128x1"` and `"32x4"` the
+            official non-local blocks without normalisation, grouped by 4
+            frames in res3 (videos). `None` (default) follows the checkpoint
+            that `weights` names, else `"32x2"`; a given setting must be the
+            checkpoint's. The number of frames never chooses it.
         expansion: bottleneck expansion (4).
         stem_filters: channels of `conv1` (64).
         stem_kernel_size: spatial kernel of `conv1` (7).
@@ -158,11 +176,13 @@ def NonLocalResNet(
         nonlocal_kwargs: further `NonLocalBlock` arguments for every block
             (e.g. `{"chunk_size": 1024}`).
         nonlocal_stage_kwargs: `{stage: kwargs}` overriding `nonlocal_kwargs`
-            per stage (e.g. `{3: {"group_size": 4}}` for the long-clip models).
+            and the input setting's grouping per stage (e.g.
+            `{3: {"group_size": 2}}`).
         zero_init_residual: initialise each block's last BN scale to 0.
         include_top: whether to include the `pred` classifier.
-        weights: `None`, `"kinetics400"`, `"imagenet"`, or a path/URL to a
-            weights file (loaded by `keras_nonlocal.weights.load_weights`).
+        weights: `None`, `"kinetics400"`, `"imagenet"`, an official
+            checkpoint name, or a path/URL to a weights file (loaded by
+            `keras_nonlocal.weights.load_weights`).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: shape without batch, e.g. `(32, 224, 224, 3)`; frames,
             height and width may be `None` when `include_top=False`.
@@ -201,10 +221,8 @@ def NonLocalResNet(
         validation.validate_pooling(pooling)
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"`dropout_rate` must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
-    setting = get_input_setting(input_setting) if video else None
-    validation.validate_weights(
-        weights, model_name, include_top, classes,
-        input_setting=setting.name if setting else None, video=video,
+    setting = _resolve_input_setting(
+        input_setting, weights, model_name, include_top, classes if include_top else None, video
     )
     pattern = get_temporal_pattern(temporal_pattern, len(depths)) if video else None
     inflated_branch = get_inflation(inflation)
@@ -215,10 +233,10 @@ def NonLocalResNet(
     stage_nl_kwargs = {}
     for stage, kwargs in (nonlocal_stage_kwargs or {}).items():
         stage_nl_kwargs[stage] = _check_nonlocal_kwargs(kwargs, f"nonlocal_stage_kwargs[{stage}]")
-    # A checkpoint can require block settings (the long-clip models attend in
-    # groups of 4 frames in res3); the user's own settings still win.
-    preset = _preset_build_kwargs(weights, model_name, setting)
-    for stage, kwargs in preset.get("nonlocal_stage_kwargs", {}).items():
+    # The setting shapes the blocks (the long-clip models attend in groups of 4
+    # frames in res3, with no normalisation); the user's own settings still win.
+    setting_nl_kwargs = {"norm": setting.nonlocal_norm} if video else {}
+    for stage, kwargs in (setting.nonlocal_stage_kwargs() if video else {}).items():
         stage_nl_kwargs[stage] = {**kwargs, **stage_nl_kwargs.get(stage, {})}
 
     if video:
@@ -243,9 +261,8 @@ def NonLocalResNet(
         inputs = input_tensor
 
     def make_nonlocal(layer_name, stage):
-        from keras_nonlocal.layers import NonLocalBlock
-
         kwargs = {"bn_momentum": BN_MOMENTUM, "bn_epsilon": BN_EPSILON}
+        kwargs.update(setting_nl_kwargs)
         kwargs.update(base_nl_kwargs)
         kwargs.update(stage_nl_kwargs.get(stage, {}))
         return NonLocalBlock(
@@ -299,9 +316,7 @@ def NonLocalResNet(
     model = keras.Model(model_inputs, x, name=name)
 
     if weights is not None:
-        from keras_nonlocal.weights import load_weights
-
-        load_weights(
+        weights_package.load_weights(
             model,
             weights,
             model_name=model_name,

@@ -11,6 +11,8 @@ import math
 
 import keras
 
+from keras_nonlocal.layers import NonLocalBlock
+
 
 def _spatial(shape):
     return math.prod(int(s) for s in shape[1:-1])
@@ -84,8 +86,6 @@ def count_macs(model):
     >>> from keras_nonlocal.applications import C2D50
     >>> count_macs(C2D50()) / 1e9  # doctest: +SKIP
     """
-    from keras_nonlocal.layers import NonLocalBlock
-
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv3D | keras.layers.Conv2D):

@@ -39,8 +39,9 @@ _DOC = """Instantiates the {title} architecture ({input}).
 """
 
 _VIDEO_NOTE = (
-    ", default `(32, 224, 224, 3)` for `input_setting=\"32x2\"` (paper) and "
-    "`(8, 224, 224, 3)` for `\"8x8\"`"
+    ", default `(frames, 224, 224, 3)` with the frames of the input setting: "
+    "`input_setting=None` takes the setting of the checkpoint `weights` names, "
+    "else `\"32x2\"` (paper, 32 frames); `\"8x8\"` has 8"
 )
 _IMAGE_NOTE = ", default `(224, 224, 3)`"
 
@@ -60,7 +61,8 @@ def _image_doc(fn, title, details):
     )
 
 
-_K400 = '`"kinetics400"` (official, 32x2 and 8x8), `"imagenet"` (2D init), '
+_K400 = ('`"kinetics400"` (official: the checkpoint of the input setting), an '
+         'official checkpoint name, `"imagenet"` (2D init), ')
 _IN = '`"imagenet"` (2D init), '
 _C2D = "C2D: the ResNet with 1×k×k kernels; conv1 is 1×7×7."
 _I3D = ("I3D: conv1 is 5×7×7; one block in two has a 3×1×1 kernel on its first "

@@ -5,6 +5,7 @@ A row is the set of `NonLocalResNet` arguments that makes the model; calling
 builder argument: `input_setting`, `nonlocal_placement`, `weights`, ...).
 """
 
+import argparse
 import copy
 
 from keras_nonlocal.applications.builder import NonLocalResNet
@@ -12,11 +13,12 @@ from keras_nonlocal.applications.builder import NonLocalResNet
 R50 = (3, 4, 6, 3)
 R101 = (3, 4, 23, 3)
 
-_VIDEO = dict(video=True, classes=400, dropout_rate=0.5, input_setting="32x2")
+_VIDEO = dict(video=True, classes=400, dropout_rate=0.5, input_setting=None)
 _IMAGE = dict(video=False, classes=1000, dropout_rate=0.0)
 
-# name -> builder arguments. Video models default to the paper's 32x2 input;
-# pass input_setting="8x8" for the fast setting.
+# name -> builder arguments. Video models take the input setting of the
+# checkpoint they load (`input_setting=None`), else the paper's 32x2; pass
+# input_setting="8x8" (or "32x4", "128x1") for another.
 MODEL_CONFIGS = {
     "c2d_r50": dict(_VIDEO, depths=R50, temporal_pattern="c2d"),
     "nl_c2d_r50": dict(_VIDEO, depths=R50, temporal_pattern="c2d", nonlocal_placement="official"),
@@ -97,3 +99,25 @@ def get_model(name, /, **kwargs):
     config.setdefault("name", name)
     config["model_name"] = name
     return NonLocalResNet(**config)
+
+
+def zoo_model(text):
+    """An argparse `type=` for `--model`: a name from the model zoo.
+
+    Args:
+        text: the flag's text.
+
+    Returns:
+        The name.
+
+    Example:
+
+    >>> zoo_model("nl_i3d_r50")
+    'nl_i3d_r50'
+    """
+    names = list_models()
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"unknown zoo model {text!r}; choose from {', '.join(names)}"
+        )
+    return text

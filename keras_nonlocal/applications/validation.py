@@ -1,94 +1,12 @@
 """Argument checks of the builders, with `keras.applications`' messages.
 
 Everything here runs before any layer is built, so a bad combination fails
-fast and names the argument and the value it received.
+fast and names the argument and the value it received. The `weights=` value is
+checked by `keras_nonlocal.weights.validate_weights_argument`, the one check
+that the loader also runs.
 """
 
-import os
-
 import keras
-
-from keras_nonlocal.applications import presets
-from keras_nonlocal.weights.download import WEIGHTS_SUFFIXES
-from keras_nonlocal.weights.download import check_url
-from keras_nonlocal.weights.download import looks_like_url
-from keras_nonlocal.weights.sources import URL_SCHEMES
-
-
-
-def _official_checkpoint_accepted(weights, include_top, classes):
-    """Whether the weights package accepts `weights` (e.g. an official file name)."""
-    try:
-        from keras_nonlocal.weights import validate_weights_argument
-    except ImportError:
-        return False
-    try:
-        validate_weights_argument(weights, include_top=include_top, classes=classes)
-    except ValueError as error:
-        if "`classes`" in str(error):  # a known checkpoint with the wrong head size
-            raise
-        return False
-    return True
-
-
-def validate_weights(weights, model_name, include_top, classes, input_setting=None,
-                     video=True):
-    """Checks `weights` (and `classes` for pretrained heads), keras-style.
-
-    Args:
-        weights: `None`, a preset name (`"kinetics400"`, `"imagenet"`), a
-            local path or a URL to a `.weights.h5` / official `.pkl` file.
-        model_name: the zoo name the presets are looked up under (may be
-            `None` for custom models, which then only accept paths).
-        include_top: whether the classifier is built.
-        classes: number of classes of the classifier.
-        input_setting: name of the video input setting; Kinetics presets
-            exist per setting.
-        video: whether the model is a video model. Video models initialised
-            from `"imagenet"` get a new classifier of any size (the official
-            fine-tuning recipe), so `classes` is only checked for images.
-    """
-    if weights is None:
-        return
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
-            "The `weights` argument should be either `None` (random "
-            "initialization), a preset name "
-            f"({', '.join(sorted(presets.PRESET_CLASSES))}), or the path to the "
-            f"weights file to be loaded. Received: weights={weights!r}"
-        )
-    weights = os.fspath(weights)
-    if weights in presets.PRESET_CLASSES:
-        available = presets.available_presets(model_name) if model_name else []
-        if weights not in available:
-            raise ValueError(
-                f"No {weights!r} weights for "
-                f"{'model ' + repr(model_name) if model_name else 'a custom model'}; "
-                f"its presets are {available or 'none'}. Use `weights=None` or "
-                "the path to a weights file."
-            )
-        expected = presets.PRESET_CLASSES[weights]
-        new_head = video and weights == "imagenet"
-        if include_top and classes != expected and not new_head:
-            raise ValueError(
-                f'If using `weights="{weights}"` with `include_top=True`, '
-                f"`classes` should be {expected}.  Received classes={classes}"
-            )
-        if weights == "kinetics400":
-            presets.preset_source(model_name, weights, input_setting)
-        return
-    if looks_like_url(weights):  # an unsupported scheme or name fails here, not later
-        check_url(weights, WEIGHTS_SUFFIXES)
-    if weights.startswith(URL_SCHEMES) or os.path.exists(os.path.expanduser(weights)):
-        return
-    if _official_checkpoint_accepted(weights, include_top, classes):
-        return
-    raise ValueError(
-        "The `weights` argument should be either `None` (random initialization), "
-        f"a preset name ({', '.join(sorted(presets.PRESET_CLASSES))}), an official "
-        "checkpoint name, a URL, or the path to the weights file to be loaded. "
-        f"Received: weights={weights!r} (no such file)"
-    )
 
 
 def validate_classifier_activation(classifier_activation, weights):

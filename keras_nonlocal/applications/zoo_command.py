@@ -10,9 +10,12 @@ import math
 import os
 import sys
 
+import keras
+
 from keras_nonlocal.applications import registry
+from keras_nonlocal.applications.flops import count_macs
 from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
-from keras_nonlocal.cli import echo
+from keras_nonlocal.command_line import echo
 
 
 def add_arguments(parser):
@@ -57,10 +60,6 @@ def zoo_rows(models=None, input_settings=("32x2", "8x8"), progress=None):
     Yields:
         Dicts with `model`, `input`, `params`, `bn_statistics`, `gmacs`.
     """
-    from keras_nonlocal.applications.flops import count_macs
-
-    import keras
-
     entries = list(_entries(models, input_settings))
     for index, (name, setting) in enumerate(entries, start=1):
         if progress is not None:

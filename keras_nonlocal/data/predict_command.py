@@ -7,12 +7,13 @@ class names from `keras_nonlocal.applications.decode_predictions`.
 
 import numpy as np
 
-from keras_nonlocal.cli import check_input_file
-from keras_nonlocal.cli import check_weights_file
-from keras_nonlocal.cli import echo
-from keras_nonlocal.cli import positive_int
-from keras_nonlocal.cli import weights_argument
-from keras_nonlocal.cli import zoo_model
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.applications.registry import zoo_model
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import positive_int
+from keras_nonlocal.weights.flags import check_weights_file
+from keras_nonlocal.weights.flags import weights_argument
 
 
 def add_arguments(parser):
@@ -37,6 +38,13 @@ def add_arguments(parser):
         type=weights_argument,
         help="weights preset or .weights.h5 path; 'none' for random weights (default: kinetics400)",
     )
+    parser.add_argument(
+        "--input-setting",
+        default=None,
+        choices=sorted(INPUT_SETTINGS),
+        help="the model's input setting (default: the checkpoint's; without one, 32x2). "
+        "A checkpoint of another setting is refused; --frames does not choose it",
+    )
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
     parser.add_argument("--frames", type=positive_int, default=None, help="clip length T (default: the model's); with --crop-size, builds the model for that size")
     parser.add_argument("--stride", type=positive_int, default=None, help="temporal stride S (default: 2/8/1 for T=32/8/128)")
@@ -47,10 +55,10 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _build_model(name, weights, input_shape=None):
+def _build_model(name, weights, input_shape=None, input_setting=None):
     from keras_nonlocal import applications
 
-    kwargs = {"weights": weights}
+    kwargs = {"weights": weights, "input_setting": input_setting}
     if input_shape is not None:
         kwargs["input_shape"] = input_shape
     return applications.get_model(name, **kwargs)
@@ -109,7 +117,7 @@ def run(args):
     input_shape = None
     if args.frames and args.crop_size:
         input_shape = (args.frames, args.crop_size, args.crop_size, 3)
-    model = _build_model(args.model, args.weights, input_shape)
+    model = _build_model(args.model, args.weights, input_shape, args.input_setting)
     scores = multiview.predict_video(
         args.video,
         model,

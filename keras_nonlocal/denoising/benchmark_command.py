@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 import keras_nonlocal.denoising as denoising
+from keras_nonlocal.command_line import echo
 from keras_nonlocal.denoising import classical
 from keras_nonlocal.denoising import denoise_command
 from keras_nonlocal.denoising import image_io
@@ -431,11 +432,6 @@ def _check_outputs(out, sigmas, overwrite):
                 raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
 
 
-def _echo(line):
-    # A result: standard output (progress and logs go to standard error).
-    print(line, file=sys.stdout, flush=True)
-
-
 def _log(line):
     print(line, file=sys.stderr, flush=True)
 
@@ -480,8 +476,8 @@ def run(args):
     rows, records, crops = run_benchmark(
         paths, sigmas, methods, seed=args.seed, figure_images=args.figure_images, crop=args.crop, log=_log
     )
-    _echo(f"{len(paths)} image(s) from {args.images}, seed {args.seed}")
-    _echo(format_table(rows))
+    echo(f"{len(paths)} image(s) from {args.images}, seed {args.seed}")
+    echo(format_table(rows))
     os.makedirs(args.out, exist_ok=True)
     write_csv(os.path.join(args.out, CSV_NAME), records)
     with open(os.path.join(args.out, TABLE_NAME), "w", encoding="utf-8") as f:

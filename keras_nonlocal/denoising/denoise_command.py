@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 import keras_nonlocal.denoising as denoising
+from keras_nonlocal.command_line import echo
 from keras_nonlocal.denoising import image_io
 from keras_nonlocal.denoising import noise
 
@@ -339,11 +340,6 @@ def _load_model(weights, sigma):
     return denoising.load_denoiser(weights, sigma)
 
 
-def _echo(line):
-    # A result: standard output (progress and logs go to standard error).
-    print(line, file=sys.stdout, flush=True)
-
-
 def _log(line):
     print(line, file=sys.stderr, flush=True)
 
@@ -385,7 +381,7 @@ def run(args):
     paths = [path for path, _, _ in plan]
     outputs = denoise_images(paths, args.out, model, overwrite=args.overwrite, log=_log)
     seconds = time.perf_counter() - start
-    _echo(
+    echo(
         f"denoised {len(outputs)} image(s) into {args.out} in {seconds:.1f} s "
         f"({seconds / len(outputs):.2f} s per image, the model's loading included)"
     )

@@ -19,12 +19,14 @@ Example:
 import json
 import os
 
-from keras_nonlocal.cli import check_input_file
-from keras_nonlocal.cli import check_output_folder
-from keras_nonlocal.cli import check_weights_file
-from keras_nonlocal.cli import echo
-from keras_nonlocal.cli import positive_int
-from keras_nonlocal.cli import zoo_model
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.applications.registry import zoo_model
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import check_output_folder
+from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import positive_int
+from keras_nonlocal.weights.flags import check_weights_file
+from keras_nonlocal.weights.presets import PRESET_CLASSES
 
 
 def add_arguments(parser):
@@ -56,6 +58,10 @@ def add_arguments(parser):
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
                         help=f"clip length/stride/input setting (default: the training folder's "
                              f"recipe.json, else {DEFAULT_RECIPE})")
+    parser.add_argument("--input-setting", default=None, choices=sorted(INPUT_SETTINGS),
+                        help="the model's input setting (default: the recipe's when --recipe or a "
+                             "training folder gives one, else the checkpoint's); a checkpoint of "
+                             "another setting is refused")
     parser.add_argument("--views", default="10x3", help="<clips>x<crops>, crops 1 or 3 (default: 10x3)")
     parser.add_argument("--num-frames", type=positive_int, default=None, help="clip length T (default: the recipe's)")
     parser.add_argument("--stride", type=positive_int, default=None, help="temporal stride S (default: the recipe's)")
@@ -92,9 +98,14 @@ def _resolve(args):
         if args.recipe is None and os.path.isfile(recipe_file):
             with open(recipe_file, encoding="utf-8") as f:
                 recipe = Recipe.from_dict(json.load(f))
+    chosen = recipe is not None or args.recipe is not None
     if recipe is None:
         recipe = get_recipe(args.recipe or "kinetics400_32x2")
     changes = {"dropout_rate": 0.0}
+    if args.input_setting:
+        changes["input_setting"] = args.input_setting
+    elif not chosen:
+        changes["input_setting"] = None  # follow the checkpoint
     if args.num_frames:
         changes["num_frames"] = args.num_frames
     if args.stride:
@@ -147,7 +158,7 @@ def run(args):
     model_kwargs = parse_model_kwargs(args.model_kwargs)
     videos = data.as_video_list(args.data)
     class_names = data.load_class_names(args.class_names) if args.class_names else videos.class_names
-    classes = args.classes or (400 if weights == "kinetics400" else None)
+    classes = args.classes or PRESET_CLASSES.get(weights)
     classes = classes or (len(class_names) if class_names else videos.num_classes)
     if class_names is not None and len(class_names) != classes:
         class_names = None

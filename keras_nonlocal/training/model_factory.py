@@ -13,8 +13,7 @@ import keras
 from keras_nonlocal.applications import get_model
 from keras_nonlocal.applications import list_models
 from keras_nonlocal.applications.heads import classification_head
-
-_PRESET_CLASSES = {"kinetics400": 400, "imagenet": 1000}
+from keras_nonlocal.weights import PRESET_CLASSES
 
 
 def freeze_batch_norm(model):
@@ -109,7 +108,7 @@ def build_model(
         if not os.path.isfile(weights_file):
             raise ValueError(f"`weights` file not found. Received: weights={weights_file!r}")
 
-    keep_head = weights is None or _PRESET_CLASSES.get(os.fspath(weights)) in (None, classes)
+    keep_head = weights is None or PRESET_CLASSES.get(os.fspath(weights)) in (None, classes)
     if keep_head:
         model = get_model(model_name, weights=weights, classes=classes, **kwargs)
     else:

@@ -24,15 +24,15 @@ Example:
 import json
 import os
 
-from keras_nonlocal.cli import UsageError
-from keras_nonlocal.cli import check_input_file
-from keras_nonlocal.cli import check_output_folder
-from keras_nonlocal.cli import check_weights_file
-from keras_nonlocal.cli import echo
-from keras_nonlocal.cli import positive_int
-from keras_nonlocal.cli import weights_argument
-from keras_nonlocal.cli import zoo_model
+from keras_nonlocal.applications.registry import zoo_model
+from keras_nonlocal.command_line import UsageError
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import check_output_folder
+from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import positive_int
 from keras_nonlocal.training.recipe import add_recipe_arguments
+from keras_nonlocal.weights.flags import check_weights_file
+from keras_nonlocal.weights.flags import weights_argument
 
 def add_arguments(parser):
     """Adds the `train` arguments to an `argparse` parser.

@@ -14,13 +14,13 @@ import os
 import sys
 import time
 
-from keras_nonlocal.cli import UsageError
-from keras_nonlocal.cli import check_input_file
-from keras_nonlocal.cli import echo
-from keras_nonlocal.cli import fraction
-from keras_nonlocal.cli import positive_float
-from keras_nonlocal.cli import positive_int
-from keras_nonlocal.cli import result_stream
+from keras_nonlocal.command_line import UsageError
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import fraction
+from keras_nonlocal.command_line import positive_float
+from keras_nonlocal.command_line import positive_int
+from keras_nonlocal.command_line import result_stream
 from keras_nonlocal.tuning.backbones import BACKBONES
 from keras_nonlocal.tuning.search_space import ATTENTION_AXES
 from keras_nonlocal.tuning.search_space import BLOCK_COUNTS
@@ -272,7 +272,7 @@ def report(project_dir, hypermodel, objective, epochs=None, out=None, title=None
         objective: a `keras_tuner.Objective`.
         epochs: epochs per trial, for the table.
         out: stream to print to (default: the command's standard output,
-            `keras_nonlocal.cli.result_stream()`).
+            `keras_nonlocal.command_line.result_stream()`).
         title: plot title.
 
     Returns:

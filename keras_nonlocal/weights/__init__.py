@@ -3,7 +3,9 @@
 The entry point is `load_weights(model, weights, ...)`, which every builder of
 `keras_nonlocal.applications` calls for its `weights=` argument. The pieces:
 
-- `sources`: the official files, hosts and accuracies, as data.
+- `presets`: every fact about the official files (names, models, input
+  settings, layouts, accuracies, hosts), as one table.
+- `sources`: the download hosts, with a mirror from the environment.
 - `cache` / `download`: the cache under `$KERAS_HOME/models/keras_nonlocal`,
   atomic downloads with host fallback; no official SHA-256 exists, so each
   file's hash is recorded on first use and verified on every later use.
@@ -21,7 +23,6 @@ from keras_nonlocal.weights.checkpoint import CheckpointFormatError
 from keras_nonlocal.weights.checkpoint import read_checkpoint
 from keras_nonlocal.weights.download import WeightsDownloadError
 from keras_nonlocal.weights.inflation import inflate_kernel
-from keras_nonlocal.weights.loading import PRESETS
 from keras_nonlocal.weights.loading import WeightsIntegrityError
 from keras_nonlocal.weights.loading import convert_checkpoint
 from keras_nonlocal.weights.loading import fetch_official_checkpoint
@@ -30,23 +31,30 @@ from keras_nonlocal.weights.loading import validate_weights_argument
 from keras_nonlocal.weights.mapping import OFFICIAL_BN_EPSILON
 from keras_nonlocal.weights.mapping import CheckpointMismatchError
 from keras_nonlocal.weights.mapping import MappingReport
+from keras_nonlocal.weights.mapping import NonLocalLayoutError
 from keras_nonlocal.weights.mapping import apply_mapping
 from keras_nonlocal.weights.mapping import plan_mapping
 from keras_nonlocal.weights.mapping import verify as verify_mapping
 from keras_nonlocal.weights.safe_pickle import UnsafePickleError
 from keras_nonlocal.weights.safe_pickle import safe_load
 from keras_nonlocal.weights.safe_pickle import safe_loads
-from keras_nonlocal.weights.sources import OFFICIAL_CHECKPOINTS
-from keras_nonlocal.weights.sources import official_checkpoint
+from keras_nonlocal.weights.presets import CHECKPOINTS
+from keras_nonlocal.weights.presets import OFFICIAL_CHECKPOINTS
+from keras_nonlocal.weights.presets import PRESET_CLASSES
+from keras_nonlocal.weights.presets import OfficialCheckpoint
+from keras_nonlocal.weights.presets import official_checkpoint
 
 __all__ = [
+    "CHECKPOINTS",
     "Checkpoint",
     "CheckpointFormatError",
     "CheckpointMismatchError",
     "MappingReport",
+    "NonLocalLayoutError",
     "OFFICIAL_BN_EPSILON",
     "OFFICIAL_CHECKPOINTS",
-    "PRESETS",
+    "OfficialCheckpoint",
+    "PRESET_CLASSES",
     "UnsafePickleError",
     "WeightsDownloadError",
     "WeightsIntegrityError",

@@ -4,7 +4,7 @@
 
 - `None`: nothing is loaded.
 - `"kinetics400"`: the official Kinetics-400 checkpoint of the model and its
-  input setting (`keras_nonlocal.applications.presets`), downloaded once,
+  input setting (`keras_nonlocal.weights.presets`), downloaded once,
   verified blob by blob, converted once into a `.weights.h5` in the cache.
 - `"imagenet"`: the official ImageNet ResNet-50/101 (a member of
   `pretrained_model.tar.gz`), inflated for video models; non-local blocks
@@ -14,6 +14,11 @@
 - a local path to a `.weights.h5` saved by this package, or to an official
   `.pkl` checkpoint.
 - an `http(s)://` or `file://` URL of either, downloaded once into the cache.
+
+An official checkpoint (by preset, by name, or a file or URL keeping its
+official file name) carries its input setting, and a model built for another
+setting is refused. The non-local layout of a `.pkl` is read from its blobs
+(`keras_nonlocal.weights.mapping`).
 """
 
 import hashlib
@@ -26,6 +31,7 @@ import urllib.parse
 import warnings
 
 from keras_nonlocal.weights import cache as _cache
+from keras_nonlocal.weights import presets
 from keras_nonlocal.weights import sources
 from keras_nonlocal.weights.checkpoint import CheckpointFormatError
 from keras_nonlocal.weights.checkpoint import read_checkpoint
@@ -41,13 +47,15 @@ from keras_nonlocal.weights.mapping import plan_mapping
 from keras_nonlocal.weights.mapping import verify
 from keras_nonlocal.weights.safe_pickle import UnsafePickleError
 
-PRESETS = {"kinetics400": 400, "imagenet": 1000}
-
-_URL_SCHEMES = sources.URL_SCHEMES
-
 # The ImageNet ResNets hold only the 2-D backbone; blobs that are not backbone
 # (an ImageNet classifier under another name, say) are ignored, not an error.
 _BACKBONE_BLOB = r"^(conv1_|res_conv1_|res\d+_\d+_|nonlocal_)"
+
+_EXPECTED_WEIGHTS = (
+    "The `weights` argument should be either `None` (random initialization), "
+    f"a preset name ({', '.join(presets.PRESET_CLASSES)}), an official "
+    "checkpoint name, a URL, or the path to the weights file to be loaded."
+)
 
 
 class WeightsIntegrityError(OSError):
@@ -58,111 +66,12 @@ class WeightsIntegrityError(OSError):
 
 
 def _is_url(weights):
-    return weights.lower().startswith(_URL_SCHEMES)
+    return weights.lower().startswith(sources.URL_SCHEMES)
 
 
-def _official_stem(weights):
-    stem = weights[:-4] if weights.endswith(".pkl") else weights
-    return stem if stem in sources.OFFICIAL_CHECKPOINTS else None
-
-
-def _presets_module():
-    try:
-        from keras_nonlocal.applications import presets
-    except ImportError:  # pragma: no cover - applications not installed
-        return None
-    return presets
-
-
-def _infer_input_setting(model):
-    presets = _presets_module()
-    if presets is not None and hasattr(presets, "infer_input_setting"):
-        return presets.infer_input_setting(model)
-    return None
-
-
-def _parse_model_name(model_name):
-    name = model_name.lower()
-    arch = "i3d" if "i3d" in name else "c2d" if "c2d" in name else None
-    nonlocal_blocks = name.startswith("nl_") or "nonlocal" in name
-    depth = 101 if "101" in name else 50
-    return arch, nonlocal_blocks, depth
-
-
-def kinetics_file_for(model, model_name=None, input_setting=None):
-    """The official Kinetics-400 file for a model.
-
-    Looks the model up in `keras_nonlocal.applications.presets` (by
-    `model_name` and the input setting, inferred from the model's stem when
-    not given); for names the presets do not know, parses the name (`c2d` /
-    `i3d`, `nl_` prefix) and uses `keras_nonlocal.weights.sources`.
-
-    Args:
-        model: the built model.
-        model_name: its zoo name, e.g. `"nl_i3d_r50"`.
-        input_setting: `"32x2"`, `"8x8"`, `"128x1"` or `"32x4"`; inferred
-            from the model when `None`.
-
-    Returns:
-        The file name, e.g. `"i3d_nonlocal_8x8_IN_pretrain_400k.pkl"`.
-
-    Raises:
-        ValueError: when no official file fits.
-
-    Example:
-
-    >>> kinetics_file_for(model, "nl_i3d_r50", "8x8")  # doctest: +SKIP
-    'i3d_nonlocal_8x8_IN_pretrain_400k.pkl'
-    """
-    setting = input_setting or _infer_input_setting(model)
-    presets = _presets_module()
-    if presets is not None and model_name in getattr(presets, "WEIGHT_PRESETS", {}):
-        return presets.preset_source(model_name, "kinetics400", setting)["file"]
-    if not model_name:
-        raise ValueError(
-            'weights="kinetics400" needs `model_name` (e.g. "nl_i3d_r50") to '
-            "choose the official checkpoint, or pass `checkpoint=` with the "
-            f"file name; known files: {sorted(sources.OFFICIAL_CHECKPOINTS)}."
-        )
-    arch, nonlocal_blocks, depth = _parse_model_name(model_name)
-    if arch is None:
-        raise ValueError(
-            f"Model {model_name!r} has no official Kinetics-400 checkpoint; "
-            "only C2D and I3D ResNet-50 models were published."
-        )
-    return sources.kinetics_checkpoint_for(
-        arch, nonlocal_blocks, setting or "32x2", depth
-    ).file_name
-
-
-def _check_build_kwargs(model, model_name, input_setting):
-    # The long-clip non-local models attend within groups of frames; weights
-    # load into a model built without that, but it would not compute what the
-    # official model computes.
-    presets = _presets_module()
-    if presets is None or model_name not in getattr(presets, "WEIGHT_PRESETS", {}):
-        return
-    setting = input_setting or _infer_input_setting(model)
-    try:
-        source = presets.preset_source(model_name, "kinetics400", setting)
-    except ValueError:
-        return
-    stage_kwargs = source.get("build_kwargs", {}).get("nonlocal_stage_kwargs", {})
-    for stage, kwargs in stage_kwargs.items():
-        for layer in model.layers:
-            if not layer.name.startswith(f"nonlocal_conv{stage}_"):
-                continue
-            wrong = {k: getattr(layer, k, None) for k, v in kwargs.items()
-                     if getattr(layer, k, None) != v}
-            if wrong:
-                warnings.warn(
-                    f"{source['file']} was trained with {kwargs} in the non-local "
-                    f"blocks of res{stage}, but {layer.name} has {wrong}; its "
-                    "outputs will differ from the official model's. Build it with "
-                    f"nonlocal_stage_kwargs={stage_kwargs}.",
-                    stacklevel=3,
-                )
-                return
+def _downloads_official(weights, row):
+    """Whether `weights` is an official name to fetch (not a file or a URL)."""
+    return row is not None and not _is_url(weights) and not os.path.exists(weights)
 
 
 def _model_depth(model):
@@ -174,33 +83,17 @@ def _model_depth(model):
     return {6: 50, 23: 101}.get(len(blocks))
 
 
-def imagenet_member_for(model, model_name=None):
-    """The member of `pretrained_model.tar.gz` that initialises a model.
-
-    Args:
-        model: the built model.
-        model_name: its zoo name; the presets are consulted first.
-
-    Returns:
-        The member's file name.
-
-    Example:
-
-    >>> imagenet_member_for(model, "nl_i3d_r50")  # doctest: +SKIP
-    'r50_pretrain_c2_model_iter450450_clean.pkl'
-    """
-    presets = _presets_module()
-    if presets is not None and model_name in getattr(presets, "WEIGHT_PRESETS", {}):
-        return presets.preset_source(model_name, "imagenet")["member"]
+def _imagenet_member(model, row):
+    if row is not None:
+        return row.file_name
     depth = _model_depth(model)
-    if depth is None and model_name:
-        depth = _parse_model_name(model_name)[2]
     if depth is None:
         raise ValueError(
             'weights="imagenet" needs a ResNet-50 or ResNet-101 backbone; '
-            f"could not tell the depth of model {model.name!r}. Pass model_name."
+            f"could not tell the depth of model {model.name!r} (it has no res4 of "
+            "6 or 23 blocks). Pass model_name."
         )
-    return sources.imagenet_member_for(depth)
+    return presets.imagenet_member_for(depth)
 
 
 def _has_head(model):
@@ -271,7 +164,7 @@ def _read_cached_checkpoint(path, refetch):
 
 def _official_checkpoint(file_name, cache_dir, base_urls, progress):
     stem = file_name[:-4]
-    row = sources.OFFICIAL_CHECKPOINTS.get(stem)
+    row = presets.OFFICIAL_CHECKPOINTS.get(stem)
     known = row.sha256 if row else None
     path = _cache.cache_path("official", file_name, cache_dir)
     hint = f'pass the downloaded file\'s path as weights="/path/to/{file_name}"'
@@ -304,7 +197,7 @@ def _extract_member(archive, member, destination):
 
 
 def _imagenet_checkpoint(member, cache_dir, base_urls, progress):
-    archive_name = sources.IMAGENET_ARCHIVE
+    archive_name = presets.IMAGENET_ARCHIVE
     archive = _cache.cache_path("official", archive_name, cache_dir)
     path = _cache.cache_path("official", member, cache_dir)
     hint = (
@@ -314,11 +207,11 @@ def _imagenet_checkpoint(member, cache_dir, base_urls, progress):
 
     def download_archive():
         fetch(archive_name, sources.base_urls(base_urls), archive,
-              sha256=sources.IMAGENET_ARCHIVE_SHA256, progress=progress, manual_hint=hint)
+              sha256=presets.IMAGENET_ARCHIVE_SHA256, progress=progress, manual_hint=hint)
 
     def extract():
         for attempt in (0, 1):
-            _obtain(archive, download_archive, sources.IMAGENET_ARCHIVE_SHA256)
+            _obtain(archive, download_archive, presets.IMAGENET_ARCHIVE_SHA256)
             try:
                 _extract_member(archive, member, path)
                 return
@@ -394,58 +287,106 @@ def _map_and_apply(model, checkpoint, load_head, inflate=False, initialise=(),
 # ------------------------------------------------------------------ public
 
 
-def validate_weights_argument(weights, include_top=True, classes=None):
-    """Checks `weights` and, for a pretrained head, `classes`.
+def _check_classes(weights, expected, include_top, classes):
+    if include_top and classes is not None and classes != expected:
+        raise ValueError(
+            f'If using `weights="{weights}"` with `include_top=True`, '
+            f"`classes` should be {expected}.  Received classes={classes}"
+        )
 
-    Builders call this before building anything, so that a wrong combination
-    fails fast with the message `keras.applications` uses.
+
+def validate_weights_argument(weights, include_top=True, classes=None, model_name=None,
+                              input_setting=None, default_input_setting=None, video=True):
+    """Checks `weights` and returns the official checkpoint it names.
+
+    The one check of every `weights=` value: the builders call it before
+    building anything, so that a wrong combination fails fast with the
+    message `keras.applications` uses, and `load_weights` calls it again.
 
     Args:
         weights: the `weights` argument.
         include_top: whether the classifier is built.
-        classes: its number of classes.
+        classes: its number of classes (`None`: not checked).
+        model_name: the zoo name the presets are looked up under; `None`
+            for a custom model, which has no presets.
+        input_setting: the input setting the model is built for, or `None`
+            when it follows the checkpoint. An official checkpoint of
+            another setting is refused.
+        default_input_setting: the setting whose `"kinetics400"` file is
+            chosen when `input_setting` is `None`.
+        video: whether the model is a video model. Video models initialised
+            from `"imagenet"` get a new classifier of any size (the official
+            fine-tuning recipe), so `classes` is only checked for images.
+
+    Returns:
+        The `OfficialCheckpoint` that `weights` names (a preset resolved for
+        the model and setting, an official name, or a file or URL whose name
+        is an official file name), or `None`.
 
     Raises:
-        ValueError: if `weights` is neither `None`, a preset, an official
-            checkpoint name, a URL nor an existing path; or if
-            `weights="kinetics400"` with `include_top=True` and
-            `classes != 400`.
+        ValueError: if `weights` is neither `None`, a preset of the model, an
+            official checkpoint name, a URL nor an existing path; if a
+            pretrained classifier gets another number of `classes`; or if
+            the checkpoint's input setting is not `input_setting`.
 
     Example:
 
-    >>> validate_weights_argument("kinetics400", include_top=True, classes=10)
+    >>> validate_weights_argument("kinetics400", include_top=True, classes=10,
+    ...                           model_name="nl_i3d_r50", input_setting="8x8")
     Traceback (most recent call last):
     ...
     ValueError: If using `weights="kinetics400"` with `include_top=True`, `classes` should be 400.  Received classes=10
+    >>> validate_weights_argument("i3d_nonlocal_32x4_I3D_pretrain_400k").input_setting
+    '32x4'
     """
     if weights is None:
-        return
+        return None
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
-            "The `weights` argument should be either `None` (random "
-            f"initialization), a preset name ({', '.join(PRESETS)}), an official "
-            "checkpoint name, a URL, or the path to the weights file to be "
-            f"loaded. Received: weights={weights!r}"
-        )
+        raise ValueError(f"{_EXPECTED_WEIGHTS} Received: weights={weights!r}")
     weights = os.fspath(weights)
-    if weights == "kinetics400" or _official_stem(weights):
-        if include_top and classes is not None and classes != 400:
+    if weights in presets.PRESET_CLASSES:
+        if weights == "imagenet" and model_name is None:
+            # A custom ResNet-50/101: `load_weights` picks the member by depth.
+            if not video:
+                _check_classes(weights, presets.PRESET_CLASSES[weights], include_top, classes)
+            return None
+        if model_name is None:
             raise ValueError(
-                f'If using `weights="{weights}"` with `include_top=True`, '
-                f"`classes` should be 400.  Received classes={classes}"
+                f"weights={weights!r} needs `model_name` (a zoo name such as "
+                "'nl_i3d_r50') to choose the official file; a custom model takes "
+                "an official checkpoint name or the path to a weights file."
             )
-        return
+        new_head = video and weights == "imagenet"
+        available = presets.available_presets(model_name)
+        if weights in available and not new_head:
+            _check_classes(weights, presets.PRESET_CLASSES[weights], include_top, classes)
+        if weights == "imagenet":
+            return presets.preset_checkpoint(model_name, weights)
+        setting = input_setting or default_input_setting
+        if weights in available and setting is None:
+            raise ValueError(
+                f"weights={weights!r} needs the input setting the model is built "
+                f"for, to choose its file; pass input_setting= one of "
+                f"{presets.preset_settings(model_name, weights)}."
+            )
+        return presets.preset_checkpoint(model_name, weights, setting)
     if looks_like_url(weights):  # an unsupported scheme or name fails here, not later
         check_url(weights, WEIGHTS_SUFFIXES)
-    if weights == "imagenet" or _is_url(weights):
-        return
-    if not os.path.exists(os.path.expanduser(weights)):
+    row = presets.find_official_checkpoint(weights)
+    is_name = row is not None and weights in (row.name, row.file_name)
+    if not (_is_url(weights) or is_name or os.path.exists(os.path.expanduser(weights))):
+        raise ValueError(f"{_EXPECTED_WEIGHTS} Received: weights={weights!r} (no such file)")
+    if row is None:
+        return None
+    _check_classes(weights, row.classes, include_top, classes)
+    if input_setting is not None and row.input_setting != input_setting:
         raise ValueError(
-            "The `weights` argument should be either `None` (random "
-            f"initialization), a preset name ({', '.join(PRESETS)}), an official "
-            f"checkpoint name, a URL, or the path to the weights file to be "
-            f"loaded. Received: weights={weights!r} (no such file)"
+            f"weights={weights!r} is the checkpoint of the {row.input_setting!r} input "
+            f"setting, but the model is built for input_setting={input_setting!r}. "
+            f"Build it with input_setting={row.input_setting!r}, or leave "
+            "input_setting=None to follow the checkpoint."
         )
+    return row
 
 
 def fetch_official_checkpoint(name, cache_dir=None, base_urls=None, progress=True):
@@ -474,7 +415,7 @@ def fetch_official_checkpoint(name, cache_dir=None, base_urls=None, progress=Tru
     >>> fetch_official_checkpoint("c2d_baseline_8x8_IN_pretrain_400k")  # doctest: +SKIP
     '/home/me/.keras/models/keras_nonlocal/official/c2d_baseline_8x8_IN_pretrain_400k.pkl'
     """
-    row = sources.official_checkpoint(name)
+    row = presets.official_checkpoint(name)
     path, _ = _official_checkpoint(row.file_name, cache_dir, base_urls, progress)
     return path
 
@@ -563,6 +504,11 @@ def load_weights(
 ):
     """Loads pretrained weights into a model built by this package.
 
+    The builders call this for their `weights=` argument, with the input
+    setting they were built for. An official checkpoint carries its input
+    setting (`keras_nonlocal.weights.presets`); given another
+    `input_setting`, it is refused.
+
     Args:
         model: the model; its layer names are the official blob prefixes.
         weights: `None`; `"kinetics400"`; `"imagenet"`; an official
@@ -576,8 +522,10 @@ def load_weights(
             loaded.
         classes: number of classes of the classifier, checked against the
             preset (`"kinetics400"` with `include_top=True` needs 400).
-        input_setting: `"32x2"`, `"8x8"`, `"128x1"` or `"32x4"`, choosing the
-            Kinetics file; inferred from the model's stem when `None`.
+        input_setting: `"32x2"`, `"8x8"`, `"128x1"` or `"32x4"`: the setting
+            the model was built for. It chooses the `"kinetics400"` file
+            (which needs it) and is checked against an official checkpoint's.
+            Nothing is inferred from the model.
         checkpoint: an official file name overriding the choice for
             `"kinetics400"`.
         file_hash: expected SHA-256 of a file given by URL.
@@ -591,7 +539,8 @@ def load_weights(
         The model, with its weights loaded.
 
     Raises:
-        ValueError: for an unusable `weights` / `classes` combination.
+        ValueError: for an unusable `weights` / `classes` / `input_setting`
+            combination.
         WeightsDownloadError: if no host delivers the file; the message names
             each URL and the cache path where the file can be placed by hand.
         CheckpointMismatchError: if an official checkpoint does not fit the
@@ -602,20 +551,29 @@ def load_weights(
 
     >>> model = keras_nonlocal.applications.get_model("nl_i3d_r50",
     ...     input_setting="8x8", weights=None)  # doctest: +SKIP
-    >>> load_weights(model, "kinetics400", model_name="nl_i3d_r50")  # doctest: +SKIP
+    >>> load_weights(model, "kinetics400", model_name="nl_i3d_r50",
+    ...              input_setting="8x8")  # doctest: +SKIP
     """
     if weights is None:
         return model
     if include_top is None:
         include_top = _has_head(model)
-    validate_weights_argument(weights, include_top=include_top, classes=classes)
-    weights = os.fspath(weights)
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    named = weights
+    if weights == "kinetics400" and checkpoint is not None:
+        _check_classes(weights, presets.PRESET_CLASSES[weights], include_top, classes)
+        named = checkpoint
+    row = validate_weights_argument(
+        named, include_top=include_top, classes=classes, model_name=model_name,
+        input_setting=input_setting,
+    )
     if weights == "imagenet":
-        if include_top and classes is not None and classes != 1000:
+        if include_top and classes is not None and classes != presets.PRESET_CLASSES["imagenet"]:
             load_head = False
         else:
             load_head = "if_match" if include_top else False
-        member = imagenet_member_for(model, model_name)
+        member = _imagenet_member(model, row)
         path, ckpt = _imagenet_checkpoint(member, cache_dir, base_urls, progress)
         _map_and_apply(
             model, ckpt, load_head, inflate=True, initialise=(r"nonlocal_",),
@@ -623,17 +581,10 @@ def load_weights(
             hint=f"Is {member} the right ImageNet ResNet for this model?",
         )
         if not _cache.read_record(path):
-            _cache.write_record(path, source=sources.IMAGENET_ARCHIVE)
+            _cache.write_record(path, source=presets.IMAGENET_ARCHIVE)
         return model
-    if weights == "kinetics400" or (_official_stem(weights) and not os.path.exists(weights)):
-        if weights == "kinetics400":
-            file_name = checkpoint or kinetics_file_for(model, model_name, input_setting)
-            if checkpoint is None:
-                _check_build_kwargs(model, model_name, input_setting)
-        else:
-            file_name = weights
-        file_name = file_name if file_name.endswith(".pkl") else file_name + ".pkl"
-        return _load_official(model, file_name, include_top, cache_dir, base_urls,
+    if weights == "kinetics400" or _downloads_official(named, row):
+        return _load_official(model, row.file_name, include_top, cache_dir, base_urls,
                               progress, verbose)
     if _is_url(weights):
         path = _url_file(weights, file_hash, cache_dir, progress)

@@ -26,6 +26,17 @@ into either kind of layer:
   gamma = `_s / sqrt(_riv + eps)`, beta = `_b - _rm * gamma`, eps being the
   official 1.0000001e-5.
 
+The non-local blocks come in three layouts, told apart by their blobs:
+`_bn_s`, `_bn_b`, `_bn_rm`, `_bn_riv` (BatchNorm after `out`, the 32x2 and
+8x8 models), `_bn_s`, `_bn_b` (a frozen affine map), or none at all (the
+long-clip 32x4 and 128x1 models: `z = x + out(y)`). A block built without
+normalisation takes a checkpoint's normalisation folded exactly into `out`
+(`W' = W * scale`, `b' = (b - mean) * scale + beta`); a block built with one
+refuses a checkpoint without (its blobs are missing, and the error says which
+models have that layout). A checkpoint whose blocks mix layouts is refused with
+the blobs named (`NonLocalLayoutError`); an incomplete set is reported as
+missing blobs.
+
 `plan_mapping` computes every assignment and every discrepancy without
 touching the model; `verify` turns discrepancies into one error that names
 them; `apply_mapping` assigns.
@@ -37,6 +48,7 @@ import re
 import keras
 import numpy as np
 
+from keras_nonlocal.weights.checkpoint import CheckpointFormatError
 from keras_nonlocal.weights.inflation import inflate_kernel
 
 # Caffe2 SpatialBN epsilon of the official configs (`BN_EPSILON`).
@@ -89,6 +101,64 @@ class CheckpointMismatchError(ValueError):
         super().__init__("\n".join(lines))
 
 
+class NonLocalLayoutError(CheckpointFormatError):
+    """A checkpoint's non-local blocks have different normalisation layouts.
+
+    The message names each block's normalisation blobs.
+    """
+
+
+# Normalisation blobs of a non-local block (`<block>_bn_<suffix>`).
+_NORM_SUFFIXES = ("s", "b", "rm", "riv")
+
+
+def nonlocal_layouts(blobs):
+    """The normalisation layout of each non-local block of a checkpoint.
+
+    A block is a prefix `<p>` with `<p>_g_w` and `<p>_out_w` blobs; its
+    layout is `"batch_norm"` (`<p>_bn_s`, `_bn_b`, `_bn_rm`, `_bn_riv`),
+    `"affine"` (`_bn_s`, `_bn_b`) or `None` (no normalisation blobs).
+
+    Args:
+        blobs: a dict of blob name -> array.
+
+    Returns:
+        A dict `{block prefix: layout}`.
+
+    Raises:
+        NonLocalLayoutError: if the blocks do not all have the same layout.
+
+    Example:
+
+    >>> nonlocal_layouts({"nl_g_w": 0, "nl_out_w": 0, "nl_bn_s": 0, "nl_bn_b": 0})
+    {'nl': 'affine'}
+    """
+    blocks = sorted(
+        name[: -len("_out_w")] for name in blobs
+        if name.endswith("_out_w") and f"{name[: -len('_out_w')]}_g_w" in blobs
+    )
+    found = {}
+    for block in blocks:
+        found[block] = tuple(s for s in _NORM_SUFFIXES if f"{block}_bn_{s}" in blobs)
+    # An incomplete set counts as the layout it starts (its missing blobs are
+    # reported as missing when it is mapped).
+    layouts = {
+        b: None if not present else "batch_norm" if {"rm", "riv"} & set(present) else "affine"
+        for b, present in found.items()
+    }
+    if len(set(layouts.values())) > 1:
+        lines = ["The checkpoint's non-local blocks mix normalisation layouts:"]
+        for block, present in found.items():
+            names = ", ".join(f"{block}_bn_{s}" for s in present) or "no normalisation blobs"
+            lines.append(f"    {block}: {names} ({layouts[block] or 'none'})")
+        lines.append(
+            "Every block must hold all of _bn_s, _bn_b, _bn_rm, _bn_riv (BatchNorm), "
+            "only _bn_s and _bn_b (affine), or none of them (the long-clip models)."
+        )
+        raise NonLocalLayoutError("\n".join(lines))
+    return layouts
+
+
 def _listing(title, items):
     if not items:
         return []
@@ -132,6 +202,7 @@ class MappingReport:
             with the reason.
         solver_state: names of solver-state entries skipped.
         source: where the blobs came from.
+        hints: sentences that explain the problems, added to the error.
     """
 
     assignments: list = dataclasses.field(default_factory=list)
@@ -142,6 +213,7 @@ class MappingReport:
     initialised: list = dataclasses.field(default_factory=list)
     solver_state: list = dataclasses.field(default_factory=list)
     source: str | None = None
+    hints: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -302,8 +374,8 @@ def _fit_conv(blob, expected, inflate):
 
 
 class _Planner:
-    def __init__(self, checkpoint, report, inflate, epsilon):
-        self.blobs = checkpoint.blobs
+    def __init__(self, blobs, report, inflate, epsilon):
+        self.blobs = blobs
         self.report = report
         self.inflate = inflate
         self.epsilon = epsilon
@@ -365,6 +437,39 @@ class _Planner:
             if value is not None:
                 self._assign(bias, [f"{slot.prefix}_b"], value)
 
+    def folded_kernel(self, slot, norm_prefix, layout):
+        """`out` of a block built without normalisation, taking the
+        checkpoint's normalisation folded in: exact at inference."""
+        layer, p = slot.layer, slot.prefix
+        trial = MappingReport()
+        sub = _Planner(self.blobs, trial, self.inflate, self.epsilon)
+        sub.kernel(slot)
+        size = layer.kernel.shape[-1]
+        suffixes = _NORM_SUFFIXES if layout == "batch_norm" else ("s", "b")
+        names = [f"{norm_prefix}_{suffix}" for suffix in suffixes]
+        values = {}
+        for suffix, name in zip(suffixes, names):
+            blob = self._get(name, (size,))
+            value = None if blob is None else _fit_vector(blob, size)
+            if blob is not None and value is None:
+                self.report.mis_shaped.append((name, blob.shape, (size,)))
+            values[suffix] = None if value is None else value.astype(np.float64)
+        self.used.update(name for name in names if name in self.blobs)
+        self.report.missing += trial.missing
+        self.report.mis_shaped += trial.mis_shaped
+        self.used |= sub.used
+        if not trial.ok or any(v is None for v in values.values()):
+            return
+        kernel, bias = trial.assignments[0].value, trial.assignments[1].value
+        scale, shift = values["s"], values["b"]
+        if layout == "batch_norm":
+            scale = scale / np.sqrt(values["riv"] + self.epsilon)
+            shift = shift - values["rm"] * scale
+        note = f"non-local {layout} normalisation folded into out"
+        blobs = [f"{p}_w", f"{p}_b"] + names
+        self._assign(layer.kernel, blobs, kernel.astype(np.float64) * scale, note)
+        self._assign(layer.bias, blobs, bias.astype(np.float64) * scale + shift, note)
+
     def norm(self, slot):
         layer, p = slot.layer, slot.prefix
         full = f"{p}_rm" in self.blobs or f"{p}_riv" in self.blobs
@@ -411,6 +516,17 @@ class _Planner:
                 self._assign(gamma, [f"{p}_s"], s)
             if b is not None:
                 self._assign(beta, [f"{p}_b"], b)
+
+
+def _nonlocal_blocks(slots):
+    """`{block prefix: has a normalisation}` of the model's non-local blocks."""
+    prefixes = {prefix: kind for prefix, kind, _ in slots}
+    return {
+        prefix[: -len("_out")]: f"{prefix[: -len('_out')]}_bn" in prefixes
+        for prefix, kind in prefixes.items()
+        if prefix.endswith("_out") and kind in ("dense", "conv")
+        and f"{prefix[: -len('_out')]}_g" in prefixes
+    }
 
 
 def _matches(prefix, patterns):
@@ -462,8 +578,24 @@ def plan_mapping(
     report = MappingReport(
         solver_state=list(checkpoint.solver_state), source=checkpoint.source
     )
-    planner = _Planner(checkpoint, report, inflate, epsilon)
-    for prefix, kind, layer in model_slots(model):
+    planner = _Planner(checkpoint.blobs, report, inflate, epsilon)
+    slots = model_slots(model)
+    layouts = nonlocal_layouts(checkpoint.blobs)
+    model_blocks = _nonlocal_blocks(slots)
+    folded = {}  # `<block>_out` -> the checkpoint's normalisation layout
+    for block, has_norm in model_blocks.items():
+        layout = layouts.get(block)
+        if block in layouts and layout is not None and not has_norm:
+            folded[f"{block}_out"] = layout
+        elif block in layouts and layout is None and has_norm and not _matches(block, initialise):
+            report.hints.append(
+                f"The checkpoint's non-local blocks have no normalisation (the layout "
+                f"of the official long-clip 32x4 and 128x1 models), but {block} of the "
+                "model has one: build the model for that input setting "
+                "(input_setting='32x4' or '128x1'), or with "
+                "nonlocal_kwargs={'norm': None}."
+            )
+    for prefix, kind, layer in slots:
         slot = _Slot(prefix, kind, layer)
         is_head = _matches(prefix, [rf"{h}(_|$)" for h in HEAD_PREFIXES])
         if is_head and load_head is False:
@@ -472,14 +604,24 @@ def plan_mapping(
         optional = (is_head and load_head == "if_match") or _matches(prefix, initialise)
         if optional:
             trial = MappingReport()
-            sub = _Planner(checkpoint, trial, inflate, epsilon)
+            sub = _Planner(checkpoint.blobs, trial, inflate, epsilon)
             (sub.kernel if kind in ("conv", "dense") else sub.norm)(slot)
             if trial.ok and trial.assignments:
                 report.assignments += trial.assignments
                 planner.used |= sub.used
                 continue
             reason = "no fitting blobs in the checkpoint"
-            if kind in ("bn", "affine") and re.search(r"_bn$", prefix) and not is_head:
+            block = prefix[: -len("_out")]
+            if model_blocks.get(block) is False and prefix.endswith("_out") and not is_head:
+                # No normalisation: a zero `out` makes the block the identity.
+                for weight in (layer.kernel, getattr(layer, "bias", None)):
+                    if weight is not None:
+                        report.assignments.append(
+                            Assignment(weight, weight.path, (), np.zeros(weight.shape, np.float32),
+                                       "zeroed: non-local block starts as identity")
+                        )
+                reason = "zeroed, so the block starts as the identity"
+            elif kind in ("bn", "affine") and re.search(r"_bn$", prefix) and not is_head:
                 weights = {w.name: w for w in layer.weights}
                 for name in ("gamma", "beta"):
                     if name in weights:
@@ -491,7 +633,9 @@ def plan_mapping(
                 reason = "zeroed, so the block starts as the identity"
             report.initialised.append((prefix, reason))
             continue
-        if kind in ("conv", "dense"):
+        if prefix in folded:
+            planner.folded_kernel(slot, f"{prefix[: -len('_out')]}_bn", folded[prefix])
+        elif kind in ("conv", "dense"):
             planner.kernel(slot)
         else:
             planner.norm(slot)
@@ -522,6 +666,7 @@ def verify(report, hint=""):
     >>> verify(plan_mapping(model, checkpoint))  # doctest: +SKIP
     """
     if not report.ok:
+        hint = " ".join(list(report.hints) + ([hint] if hint else []))
         raise CheckpointMismatchError(
             report.missing, report.unused, report.mis_shaped, report.source, hint
         )

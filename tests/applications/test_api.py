@@ -152,13 +152,21 @@ def test_bad_arguments_raise_clear_errors_before_building(kwargs, message, monke
     assert not built
 
 
-def test_official_checkpoint_names_are_accepted_as_weights(monkeypatch):
+def _record_loads(monkeypatch):
     import keras_nonlocal.weights as weights_pkg
 
     calls = []
-    monkeypatch.setattr(weights_pkg, "load_weights", lambda model, weights, **kw: calls.append(weights))
+    monkeypatch.setattr(
+        weights_pkg, "load_weights",
+        lambda model, weights, **kwargs: calls.append((model.name, weights, kwargs)),
+    )
+    return calls
+
+
+def test_official_checkpoint_names_are_accepted_as_weights(monkeypatch):
+    calls = _record_loads(monkeypatch)
     NonLocalResNet(**tiny_kwargs(weights="i3d_baseline_8x8_IN_pretrain_400k"))
-    assert calls == ["i3d_baseline_8x8_IN_pretrain_400k"]
+    assert [c[1] for c in calls] == ["i3d_baseline_8x8_IN_pretrain_400k"]
 
 
 def test_preset_weights_need_a_zoo_name():
@@ -166,17 +174,14 @@ def test_preset_weights_need_a_zoo_name():
         NonLocalResNet(**tiny_kwargs(weights="kinetics400"))
 
 
-def test_weights_are_loaded_through_the_single_hook(monkeypatch, tmp_path):
-    import keras_nonlocal.weights as weights_pkg
+SMALL = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 16), stem_filters=8)
+# Two blocks in res3 and res4: the official rule puts a non-local block after the second.
+SMALL_NL = dict(depths=(1, 2, 2, 1), widths=(2, 4, 4, 8), stem_filters=4)
 
-    calls = []
-    monkeypatch.setattr(
-        weights_pkg, "load_weights",
-        lambda model, weights, **kwargs: calls.append((model.name, weights, kwargs)),
-        raising=False,
-    )
-    small = dict(depths=(1, 1, 1, 1), widths=(4, 8, 8, 16), stem_filters=8,
-                 input_shape=(8, 32, 32, 3))
+
+def test_weights_are_loaded_through_the_single_hook(monkeypatch, tmp_path):
+    calls = _record_loads(monkeypatch)
+    small = dict(SMALL, input_shape=(8, 32, 32, 3))
     get_model("nl_i3d_r50", weights="kinetics400", input_setting="8x8", **small)
     path = tmp_path / "mine.weights.h5"
     path.write_bytes(b"")
@@ -192,3 +197,53 @@ def test_weights_are_loaded_through_the_single_hook(monkeypatch, tmp_path):
         ("i3d_r50", str(path), dict(
             model_name="i3d_r50", include_top=False, classes=400, input_setting="32x2")),
     ]
+
+
+# ------------------------------------------------------- input settings
+
+
+def _setting_of(model):
+    """The stem says paper (time halved in pool1) or fast; the blocks say long clip."""
+    paper = tuple(model.get_layer("pool1").strides)[0] == 2
+    return paper, model.input_shape[1]
+
+
+@pytest.mark.parametrize("name,setting,paper,frames", [
+    ("i3d_nonlocal_8x8_IN_pretrain_400k", "8x8", False, 8),
+    ("i3d_nonlocal_32x4_I3D_pretrain_400k", "32x4", False, 32),
+    ("c2d_baseline_32x2_IN_pretrain_400k", "32x2", True, 32),
+])
+def test_without_input_setting_the_model_follows_the_checkpoint(
+        name, setting, paper, frames, monkeypatch, tmp_path):
+    calls = _record_loads(monkeypatch)
+    model_name = "nl_i3d_r50" if "nonlocal" in name else name.split("_")[0] + "_r50"
+    for weights in (name, str(tmp_path / f"{name}.pkl")):  # by name, or a local copy
+        (tmp_path / f"{name}.pkl").write_bytes(b"")
+        model = get_model(model_name, weights=weights, **SMALL_NL)
+        assert _setting_of(model) == (paper, frames)
+        assert calls[-1][2]["input_setting"] == setting
+    if "nonlocal" in name:
+        block = model.get_layer("nonlocal_conv3_1")
+        assert (block.norm is None) == (setting == "32x4")
+        assert block.group_size == (4 if setting == "32x4" else None)
+
+
+def test_a_checkpoint_of_another_setting_is_refused_before_building(monkeypatch):
+    built = []
+    monkeypatch.setattr(keras, "Model", lambda *a, **k: built.append(1))
+    with pytest.raises(ValueError) as info:
+        get_model("nl_i3d_r50", weights="i3d_nonlocal_8x8_IN_pretrain_400k", input_setting="32x2")
+    message = str(info.value)
+    assert "'8x8' input setting" in message and "input_setting='32x2'" in message
+    assert not built
+
+
+def test_without_checkpoint_the_default_setting_applies_whatever_the_frames(monkeypatch):
+    calls = _record_loads(monkeypatch)
+    model = get_model("nl_i3d_r50", weights=None, include_top=False,
+                      input_shape=(8, 32, 32, 3), **SMALL_NL)
+    assert _setting_of(model) == (True, 8)  # 32x2's stem, the 8 frames asked for
+    assert model.get_layer("nonlocal_conv3_1").norm == "batch_norm"
+    get_model("nl_i3d_r50", weights="kinetics400", include_top=False,
+              input_shape=(8, 32, 32, 3), **SMALL_NL)
+    assert calls[-1][2]["input_setting"] == "32x2"

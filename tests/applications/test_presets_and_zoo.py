@@ -8,10 +8,11 @@ import pytest
 from keras_nonlocal.applications import NonLocalResNet
 from keras_nonlocal.applications import get_model
 from keras_nonlocal.applications import list_models
-from keras_nonlocal.applications import presets
+from keras_nonlocal.applications import INPUT_SETTINGS
 from keras_nonlocal.applications.flops import count_macs
 from keras_nonlocal.applications.zoo_command import format_table
 from keras_nonlocal.applications.zoo_command import zoo_rows
+from keras_nonlocal.weights import presets
 from tests.applications.helpers import tiny_kwargs
 
 SPEC_KINETICS = {
@@ -32,32 +33,39 @@ SPEC_KINETICS = {
 
 def test_kinetics_presets_name_the_official_checkpoints():
     found = {
-        (model, setting): source["file"][: -len(".pkl")]
-        for model, table in presets.WEIGHT_PRESETS.items()
-        for setting, source in table.get("kinetics400", {}).items()
+        (model, setting): presets.preset_checkpoint(model, "kinetics400", setting).name
+        for model in list_models()
+        for setting in presets.preset_settings(model)
     }
     assert found == SPEC_KINETICS
-    assert presets.preset_source("nl_i3d_r50", "kinetics400", "128x1")["layout"] == "affine"
+    assert presets.preset_checkpoint("nl_i3d_r50", "kinetics400", "128x1").layout == "affine"
+
+
+def test_every_official_checkpoint_carries_its_input_setting_and_layout():
+    for row in presets.OFFICIAL_CHECKPOINTS.values():
+        assert row.input_setting in INPUT_SETTINGS
+        assert f"_{row.input_setting}_" in row.name
+        long_clip = row.input_setting in ("128x1", "32x4")
+        assert row.layout == ("affine" if long_clip else "batch_norm"), row.name
+        assert row.classes == 400 and len(row.models) == 1
+    # The long-clip settings build the official long-clip blocks.
+    for name, setting in INPUT_SETTINGS.items():
+        long_clip = name in ("128x1", "32x4")
+        assert setting.nonlocal_norm == (None if long_clip else "batch_norm")
+        assert setting.nonlocal_stage_kwargs() == ({3: {"group_size": 4}} if long_clip else {})
 
 
 def test_imagenet_presets_name_the_archive_member_by_depth():
-    for model in presets.WEIGHT_PRESETS:
-        member = presets.preset_source(model, "imagenet")["member"]
+    for model in list_models():
+        row = presets.preset_checkpoint(model, "imagenet")
         depth = "r101" if "101" in model else "r50"
-        assert member == f"{depth}_pretrain_c2_model_iter450450_clean.pkl"
-        assert presets.preset_source(model, "imagenet")["archive"] == "pretrained_model.tar.gz"
+        assert row.file_name == f"{depth}_pretrain_c2_model_iter450450_clean.pkl"
+        assert row.file_name == presets.imagenet_member_for(row.depth)
+        assert row.archive == "pretrained_model.tar.gz" and row.classes == 1000
 
 
 def test_every_preset_model_is_in_the_registry():
-    assert set(presets.WEIGHT_PRESETS) <= set(list_models())
-
-
-def test_input_setting_is_recoverable_from_a_built_model():
-    for setting, frames in (("32x2", 32), ("8x8", 8), ("128x1", 128), ("32x4", 32)):
-        model = NonLocalResNet(**tiny_kwargs(input_setting=setting, input_shape=(frames, 32, 32, 3)))
-        assert presets.infer_input_setting(model) == setting
-    image = NonLocalResNet(**tiny_kwargs(video=False, input_shape=(32, 32, 3)))
-    assert presets.infer_input_setting(image) is None
+    assert {m for row in presets.CHECKPOINTS.values() for m in row.models} <= set(list_models())
 
 
 def test_flops_count_convolutions_dense_and_nonlocal_by_hand():
@@ -100,3 +108,23 @@ def test_zoo_is_a_cli_subcommand():
     with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stderr(io.StringIO()):
         main(["zoo", "--models", "resnet18"])
     assert exit_info.value.code == 2
+
+
+def test_the_weights_page_lists_the_presets_table():
+    # docs/weights.md's table is written from `presets.CHECKPOINTS`; a drift fails here.
+    import os
+    import re
+
+    page = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "weights.md")
+    rows = {}
+    for line in open(page, encoding="utf-8"):
+        match = re.match(r"\| `(\w+)` \| `(\w+)` \| (\d+)×(\d+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \|", line)
+        if match:
+            name, model, frames, rate, layout, top1, top5 = match.groups()
+            rows[name] = (model, f"{frames}x{rate}", layout.lower(), float(top1), float(top5))
+    expected = {
+        row.name: (row.models[0], row.input_setting,
+                   "affine" if row.layout == "affine" else "batchnorm", row.top1, row.top5)
+        for row in presets.OFFICIAL_CHECKPOINTS.values()
+    }
+    assert rows == expected

@@ -23,7 +23,7 @@ def injected(monkeypatch):
     """A small random model in place of the zoo; real class names if available."""
     built = {}
 
-    def build(name, weights, input_shape=None):
+    def build(name, weights, input_shape=None, input_setting=None):
         built["args"] = (name, weights, input_shape)
         return tiny_model(num_classes=400)
 

@@ -46,12 +46,15 @@ class BlobMaker:
             self.blobs[f"{name}_rm"] = (self.rng.standard_normal(channels) * 0.1).astype(np.float32)
             self.blobs[f"{name}_riv"] = self.rng.uniform(0.5, 1.5, channels).astype(np.float32)
 
-    def nonlocal_block(self, name, channels, inner=None):
+    def nonlocal_block(self, name, channels, inner=None, norm="batch_norm"):
+        """`norm`: `"batch_norm"` (`_bn_s/_b/_rm/_riv`), `"affine"`
+        (`_bn_s/_b`) or `None` (the long-clip models: no `_bn_*` blobs)."""
         inner = inner or channels // 2
         for branch in ("theta", "phi", "g"):
             self.conv(f"{name}_{branch}", (inner, channels, 1, 1, 1), bias=True)
         self.conv(f"{name}_out", (channels, inner, 1, 1, 1), bias=True)
-        self.bn(f"{name}_bn", channels)
+        if norm is not None:
+            self.bn(f"{name}_bn", channels, affine=(norm == "affine"))
 
     def pred(self, classes, features):
         self.blobs["pred_w"] = (self.rng.standard_normal((classes, features)) * 0.1).astype(np.float32)
@@ -94,9 +97,13 @@ SMALL_INPUT = (4, 8, 8, 3)
 SMALL = dict(stem=8, width=4, out=16, classes=5, t_stem=3, t_a=3)
 
 
-def small_blobs(seed=0, affine=False, nonlocal_affine=None, image=False, classes=SMALL["classes"],
-                nonlocal_name="nonlocal_conv2_0"):
-    """Official-format blobs of `small_model` (2-D kernels with `image`)."""
+def small_blobs(seed=0, affine=False, nonlocal_norm="batch_norm", image=False,
+                classes=SMALL["classes"], nonlocal_name="nonlocal_conv2_0"):
+    """Official-format blobs of `small_model` (2-D kernels with `image`).
+
+    `affine`: the backbone's normalisation as `_s`, `_b` only;
+    `nonlocal_norm`: the block's (`"batch_norm"`, `"affine"` or `None`).
+    """
     m = BlobMaker(seed, affine=affine)
     s, w, o = SMALL["stem"], SMALL["width"], SMALL["out"]
 
@@ -114,8 +121,7 @@ def small_blobs(seed=0, affine=False, nonlocal_affine=None, image=False, classes
     m.conv("res2_0_branch1", (o, s) + k(1, 1, 1))
     m.bn("res2_0_branch1_bn", o)
     if not image:
-        m.affine = affine if nonlocal_affine is None else nonlocal_affine
-        m.nonlocal_block(nonlocal_name, o)
+        m.nonlocal_block(nonlocal_name, o, norm=nonlocal_norm)
     m.pred(classes, o)
     return m.blobs
 
@@ -126,10 +132,12 @@ def small_model(norm="batch_norm", include_top=True, classes=SMALL["classes"], n
 
     Args:
         norm: `"batch_norm"` or `"affine"` for the backbone normalisation.
-        nonlocal_norm: the non-local block's `norm` (defaults to `norm`).
+        nonlocal_norm: the non-local block's `norm` (defaults to `norm`;
+            `"none"` for no normalisation).
     """
     s, w, o = SMALL["stem"], SMALL["width"], SMALL["out"]
     nonlocal_norm = nonlocal_norm or norm
+    nonlocal_norm = None if nonlocal_norm == "none" else nonlocal_norm
 
     def normalise(x, name):
         if norm == "affine":
@@ -202,9 +210,16 @@ def np_dense(x, blobs, name):
     return x @ w.reshape(w.shape[0], -1).T + blobs[f"{name}_b"]
 
 
-def np_nonlocal(x, blobs, name):
+def np_nonlocal(x, blobs, name, group_size=None):
     """The official embedded-Gaussian block: space-only max-pool of phi/g,
-    softmax of theta.phi scaled by inner^-0.5, out conv, BN, residual."""
+    softmax of theta.phi scaled by inner^-0.5, out conv, BN (when the blobs
+    have one), residual. With `group_size`, on groups of that many
+    consecutive frames (`add_nonlocal_group`: the batch becomes batch x
+    groups)."""
+    if group_size is not None:
+        n, t = x.shape[:2]
+        grouped = x.reshape((n * t // group_size, group_size) + x.shape[2:])
+        return np_nonlocal(grouped, blobs, name).reshape(x.shape)
     n, t, h, w, c = x.shape
     pooled = np_maxpool(x, (1, 2, 2), (1, 2, 2))
     theta = np_dense(x.reshape(n, -1, c), blobs, f"{name}_theta")
@@ -215,7 +230,9 @@ def np_nonlocal(x, blobs, name):
     attention = np.exp(logits)
     attention /= attention.sum(-1, keepdims=True)
     y = np.einsum("nij,njc->nic", attention, g)
-    out = np_norm(np_dense(y, blobs, f"{name}_out"), blobs, f"{name}_bn")
+    out = np_dense(y, blobs, f"{name}_out")
+    if f"{name}_bn_s" in blobs:
+        out = np_norm(out, blobs, f"{name}_bn")
     return x + out.reshape(x.shape)
 
 
@@ -298,22 +315,41 @@ I3D_TEMPORAL = {
 NONLOCAL_R50 = {3: (1, 3), 4: (1, 3, 5)}
 
 
+# I3D temporal kernels per stage as the official lists' cycles (spec: res2
+# [1,1,1], res3 [1,0,1,0], res4 [1,0,...], res5 [0,1,0]), for any depth.
+_I3D_CYCLES = ((1,), (1, 0), (1, 0), (0, 1))
+
+
 def official_resnet_blobs(seed=0, arch="i3d", nonlocal_blocks=False, affine=False,
-                          classes=400, depth=50, two_d=False, pred=True):
+                          classes=400, depth=50, two_d=False, pred=True, nonlocal_norm="auto",
+                          depths=None, widths=(64, 128, 256, 512), stem=64):
     """Blobs of an official video ResNet (or of a 2-D ImageNet ResNet with
-    `two_d`), written from the specification."""
-    m = BlobMaker(seed, affine=affine, scale=0.05)
-    depths = R50 if depth == 50 else R101
+    `two_d`), written from the specification.
+
+    `affine`: the long-clip layout: backbone BNs as `_s`, `_b` only and, by
+    default (`nonlocal_norm="auto"`), non-local blocks without any `_bn_*`
+    blob; otherwise `nonlocal_norm` gives the blocks' layout. `depths`,
+    `widths` and `stem` make a smaller network of the same layout (non-local
+    blocks after the odd blocks of res3 and res4, the official mod-2 rule)."""
+    if nonlocal_norm == "auto":
+        nonlocal_norm = None if affine else "batch_norm"
+    m = BlobMaker(seed, affine=affine, scale=0.05 if depths is None else 0.3)
+    if depths is None:
+        depths = R50 if depth == 50 else R101
+        placement = NONLOCAL_R50
+    else:
+        placement = {s: tuple(i for i in range(depths[s - 2]) if i % 2 == 1) for s in (3, 4)}
     u = 2 if arch == "i3d" else 0
-    m.conv("conv1", (64, 3, 7, 7) if two_d else (64, 3, 1 + 2 * u, 7, 7))
-    m.bn("res_conv1_bn", 64)
-    in_ch = 64
+    m.conv("conv1", (stem, 3, 7, 7) if two_d else (stem, 3, 1 + 2 * u, 7, 7))
+    m.bn("res_conv1_bn", stem)
+    in_ch = stem
     for index, n in enumerate(depths):
-        stage, width = index + 2, 64 * 2 ** index
+        stage, width = index + 2, widths[index]
         out = 4 * width
         for i in range(n):
             p = f"res{stage}_{i}"
-            t = 3 if (arch == "i3d" and I3D_TEMPORAL[depth][index][i]) else 1
+            cycle = _I3D_CYCLES[index]
+            t = 3 if (arch == "i3d" and cycle[i % len(cycle)]) else 1
             m.conv(f"{p}_branch2a", (width, in_ch, 1, 1) if two_d else (width, in_ch, t, 1, 1))
             m.bn(f"{p}_branch2a_bn", width)
             m.conv(f"{p}_branch2b", (width, width, 3, 3) if two_d else (width, width, 1, 3, 3))
@@ -323,11 +359,11 @@ def official_resnet_blobs(seed=0, arch="i3d", nonlocal_blocks=False, affine=Fals
             if i == 0:
                 m.conv(f"{p}_branch1", (out, in_ch, 1, 1) if two_d else (out, in_ch, 1, 1, 1))
                 m.bn(f"{p}_branch1_bn", out)
-            if nonlocal_blocks and i in NONLOCAL_R50.get(stage, ()):
-                m.nonlocal_block(f"nonlocal_conv{stage}_{i}", out)
+            if nonlocal_blocks and i in placement.get(stage, ()):
+                m.nonlocal_block(f"nonlocal_conv{stage}_{i}", out, norm=nonlocal_norm)
             in_ch = out
     if pred:
-        m.pred(classes, 2048)
+        m.pred(classes, in_ch)
     return m.blobs
 
 
@@ -386,11 +422,21 @@ STEMS = {
 }
 
 
-def np_official_resnet(blobs, x, setting="8x8", depths=R50):
+# Non-local groups of frames per stage in each setting (the long-clip config's
+# `add_nonlocal_group` in res3, spec).
+NONLOCAL_GROUPS = {"32x4": {3: 4}, "128x1": {3: 4}}
+
+
+def np_official_resnet(blobs, x, setting="8x8", depths=None, groups=None):
     """Logits of an official video ResNet computed from its blobs alone:
     stem, res2, pool2 (time /2), res3..res5 with the stride on the 3x3 of the
-    first block, the non-local blocks present in the blobs, average pool,
-    `pred`."""
+    first block, the non-local blocks present in the blobs (grouped per
+    `groups`, default: the setting's), average pool, `pred`."""
+    groups = NONLOCAL_GROUPS.get(setting, {}) if groups is None else groups
+    if depths is None:  # blocks per stage, from the blob names
+        depths = tuple(
+            len([n for n in blobs if re.match(rf"res{stage}_\d+_branch2a_w$", n)]) for stage in (2, 3, 4, 5)
+        )
     relu = lambda v: np.maximum(v, 0)  # noqa: E731
     conv1_strides, pool_size, pool_strides = STEMS[setting]
     x = relu(np_norm(np_conv(x, blobs["conv1_w"], conv1_strides), blobs, "res_conv1_bn"))
@@ -409,7 +455,7 @@ def np_official_resnet(blobs, x, setting="8x8", depths=R50):
                 short = x
             x = relu(c + short)
             if f"nonlocal_conv{stage}_{i}_theta_w" in blobs:
-                x = np_nonlocal(x, blobs, f"nonlocal_conv{stage}_{i}")
+                x = np_nonlocal(x, blobs, f"nonlocal_conv{stage}_{i}", groups.get(stage))
         if stage == 2:
             x = np_maxpool(x, (2, 1, 1), (2, 1, 1))
     x = x.mean(axis=(1, 2, 3))

@@ -3,7 +3,6 @@
 import hashlib
 import os
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -156,24 +155,33 @@ def test_file_placed_by_hand_is_used_without_download(keras_home, dead_url, monk
     _check(model, blobs)
 
 
-def test_affine_long_clip_checkpoint_loads_into_batchnorm(server, keras_home):
+def test_long_clip_checkpoint_loads_strictly_into_its_architecture(server, keras_home):
+    # Backbone `_s`/`_b` only, the block without `_bn_*` blobs (official layout).
     name = "i3d_nonlocal_32x4_I3D_pretrain_400k"
-    blobs = _serve_small(server, affine=True, name=name + ".pkl")
-    model = helpers.small_model()
-    load_weights(model, "kinetics400", checkpoint=name, progress=False)
+    blobs = helpers.small_blobs(affine=True, nonlocal_norm=None)
+    helpers.write_checkpoint(server.path(name + ".pkl"), blobs)
+    model = helpers.small_model(nonlocal_norm="none")
+    load_weights(model, name, input_setting="32x4", progress=False)
     _check(model, blobs)
 
 
-def test_long_clip_preset_warns_when_blocks_attend_across_groups(server, keras_home):
-    name = "i3d_nonlocal_32x4_I3D_pretrain_400k.pkl"
-    helpers.write_checkpoint(server.path(name), helpers.small_blobs(affine=True, nonlocal_name="nonlocal_conv3_0"))
-    model = helpers.small_model(nonlocal_name="nonlocal_conv3_0")
-    with pytest.warns(UserWarning, match="group_size"):
-        load_weights(model, "kinetics400", model_name="nl_i3d_r50", input_setting="32x4", progress=False)
-    grouped = helpers.small_model(nonlocal_name="nonlocal_conv3_0", group_size=4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        load_weights(grouped, "kinetics400", model_name="nl_i3d_r50", input_setting="32x4", progress=False)
+def test_a_checkpoint_of_another_input_setting_is_refused_naming_both(keras_home, tmp_path):
+    model = helpers.small_model()
+    with pytest.raises(ValueError, match=r"checkpoint of the '32x4' input setting.*input_setting='8x8'"):
+        load_weights(model, "i3d_nonlocal_32x4_I3D_pretrain_400k", input_setting="8x8")
+    # A file keeps its official name when downloaded by hand: still refused.
+    path = helpers.write_checkpoint(tmp_path / "i3d_nonlocal_8x8_IN_pretrain_400k.pkl",
+                                    helpers.small_blobs())
+    with pytest.raises(ValueError, match=r"'8x8' input setting.*input_setting='32x2'"):
+        load_weights(model, str(path), input_setting="32x2")
+    load_weights(model, str(path), input_setting="8x8")
+    assert not os.path.exists(cache_root())  # refused before anything was fetched
+
+
+def test_kinetics400_needs_the_models_input_setting(keras_home):
+    # Nothing is inferred from the model (its frames do not tell 8x8 from 32x4).
+    with pytest.raises(ValueError, match="needs the input setting"):
+        load_weights(helpers.small_model(), "kinetics400", model_name="nl_i3d_r50")
 
 
 def test_include_top_false_loads_the_backbone_only(server, keras_home):
@@ -187,9 +195,12 @@ def test_include_top_false_loads_the_backbone_only(server, keras_home):
 def test_kinetics400_with_other_classes_and_top_raises_keras_error(keras_home):
     with pytest.raises(ValueError, match=r'If using `weights="kinetics400"` with `include_top=True`, `classes` should be 400'):
         load_weights(helpers.small_model(classes=10), "kinetics400", checkpoint=NAME, classes=10)
-    with pytest.raises(ValueError, match="classes should be 400|`classes` should be 400"):
-        validate_weights_argument("kinetics400", include_top=True, classes=10)
-    validate_weights_argument("kinetics400", include_top=False, classes=10)
+    with pytest.raises(ValueError, match="`classes` should be 400"):
+        validate_weights_argument("kinetics400", include_top=True, classes=10,
+                                  model_name="nl_i3d_r50", input_setting="8x8")
+    row = validate_weights_argument("kinetics400", include_top=False, classes=10,
+                                    model_name="nl_i3d_r50", input_setting="8x8")
+    assert row.name == NAME
 
 
 def test_wrong_checkpoint_for_the_model_names_the_blobs(server, keras_home):

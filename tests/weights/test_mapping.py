@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_nonlocal.weights import CheckpointMismatchError
+from keras_nonlocal.weights import NonLocalLayoutError
 from keras_nonlocal.weights import apply_mapping
 from keras_nonlocal.weights import plan_mapping
 from keras_nonlocal.weights import verify_mapping
@@ -41,7 +42,7 @@ def test_output_equals_numpy_forward_from_the_blobs():
 
 
 def test_affine_blobs_load_into_batchnorm_as_the_affine_map():
-    model, blobs = helpers.small_model(), helpers.small_blobs(affine=True)
+    model, blobs = helpers.small_model(), helpers.small_blobs(affine=True, nonlocal_norm="affine")
     assert not any(name.endswith("_rm") for name in blobs)
     report = _load(model, blobs)
     bn = model.get_layer("res2_0_branch2b_bn")
@@ -56,7 +57,8 @@ def test_affine_blobs_load_into_batchnorm_as_the_affine_map():
 
 
 def test_affine_blobs_load_into_affine_layers():
-    model, blobs = helpers.small_model(norm="affine"), helpers.small_blobs(affine=True)
+    model = helpers.small_model(norm="affine")
+    blobs = helpers.small_blobs(affine=True, nonlocal_norm="affine")
     _load(model, blobs)
     helpers.assert_weights_equal_blobs(model, blobs)
     x = _clip()
@@ -179,3 +181,96 @@ def test_report_summary_lists_what_was_mapped():
     assert re.search(r"Mapped \d+ blobs onto \d+ Keras weights", text)
     assert "conv1_w -> conv1/kernel (3, 3, 3, 3, 8)" in text
     assert "solver state skipped: 1 entries" in text
+
+
+# ------------------------------------------------- non-local block layouts
+
+
+def _forward_matches_blobs(model, blobs):
+    x = _clip()
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), helpers.np_small_forward(blobs, x), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_long_clip_layout_loads_strictly_into_a_block_without_normalisation():
+    # The official 32x4 / 128x1 layout: backbone `_s`/`_b` only, the block
+    # `theta/phi/g/out` only.
+    model = helpers.small_model(nonlocal_norm="none")
+    blobs = helpers.small_blobs(affine=True, nonlocal_norm=None)
+    assert not any(name.startswith("nonlocal_conv2_0_bn") for name in blobs)
+    report = _load(model, blobs)
+    assert report.ok and not report.initialised
+    assert sorted(report.mapped_blobs) == sorted(blobs)
+    helpers.assert_weights_equal_blobs(model, blobs, skip=[r"res.*_bn_|res_conv1_bn_"])
+    _forward_matches_blobs(model, blobs)
+
+
+@pytest.mark.parametrize("layout", ["batch_norm", "affine"])
+def test_a_blocks_normalisation_folds_exactly_into_out(layout):
+    model = helpers.small_model(nonlocal_norm="none")
+    blobs = helpers.small_blobs(seed=4, nonlocal_norm=layout)
+    report = _load(model, blobs)
+    notes = {a.note for a in report.assignments}
+    assert f"non-local {layout} normalisation folded into out" in notes
+    # Independent check of the fold: W' = W * scale, b' = (b - mean) * scale + beta.
+    p = "nonlocal_conv2_0"
+    scale, shift = blobs[f"{p}_bn_s"].astype(np.float64), blobs[f"{p}_bn_b"].astype(np.float64)
+    mean = 0.0
+    if layout == "batch_norm":
+        scale = scale / np.sqrt(blobs[f"{p}_bn_riv"] + helpers.EPS)
+        mean = blobs[f"{p}_bn_rm"]
+    out = model.get_layer(p).out
+    w = blobs[f"{p}_out_w"].reshape(16, 8).T
+    np.testing.assert_allclose(np.asarray(out.kernel), w * scale, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out.bias), (blobs[f"{p}_out_b"] - mean) * scale + shift,
+                               rtol=1e-6, atol=1e-7)
+    _forward_matches_blobs(model, blobs)
+
+
+def test_a_block_with_normalisation_refuses_the_long_clip_layout():
+    model = helpers.small_model()
+    blobs = helpers.small_blobs(affine=True, nonlocal_norm=None)
+    with pytest.raises(CheckpointMismatchError) as info:
+        _load(model, blobs)
+    message = str(info.value)
+    assert "nonlocal_conv2_0_bn_s expected (16,)" in message
+    assert "have no normalisation" in message and "input_setting='32x4'" in message
+
+
+def test_a_block_with_part_of_a_normalisation_is_refused_naming_the_missing_blob():
+    blobs = helpers.small_blobs(nonlocal_norm="batch_norm")
+    del blobs["nonlocal_conv2_0_bn_rm"]
+    with pytest.raises(CheckpointMismatchError, match="nonlocal_conv2_0_bn_rm expected"):
+        _load(helpers.small_model(nonlocal_norm="none"), blobs)
+
+
+def test_blocks_that_mix_layouts_are_refused_naming_the_blobs():
+    from keras_nonlocal.weights.mapping import nonlocal_layouts
+
+    blobs = helpers.small_blobs(nonlocal_norm="affine", nonlocal_name="nonlocal_conv3_1")
+    maker = helpers.BlobMaker(seed=9)
+    maker.nonlocal_block("nonlocal_conv3_3", 16, norm=None)
+    blobs.update(maker.blobs)
+    with pytest.raises(NonLocalLayoutError) as info:
+        nonlocal_layouts(blobs)
+    message = str(info.value)
+    assert "nonlocal_conv3_1: nonlocal_conv3_1_bn_s, nonlocal_conv3_1_bn_b (affine)" in message
+    assert "nonlocal_conv3_3: no normalisation blobs (none)" in message
+    model = helpers.small_model(nonlocal_norm="none", nonlocal_name="nonlocal_conv3_1")
+    with pytest.raises(NonLocalLayoutError):
+        plan_mapping(model, Checkpoint(blobs, [], "test"))
+
+
+def test_imagenet_initialisation_zeroes_out_of_a_block_without_normalisation():
+    model = helpers.small_model(nonlocal_norm="none")
+    block = model.get_layer("nonlocal_conv2_0")
+    block.out.kernel.assign(np.ones(block.out.kernel.shape, np.float32))  # not the identity
+    report = _load(model, helpers.small_blobs(image=True), inflate=True, initialise=(r"nonlocal_",))
+    assert not np.any(np.asarray(block.out.kernel)) and not np.any(np.asarray(block.out.bias))
+    assert ("nonlocal_conv2_0_out", "zeroed, so the block starts as the identity") in report.initialised
+    import keras
+
+    probe = keras.Model(model.input, [block.input, block.output])
+    before, after = probe.predict(_clip(), verbose=0)
+    np.testing.assert_array_equal(after, before)

@@ -9,10 +9,20 @@ which is then downloaded into the cache first.
 import argparse
 import os
 
-from keras_nonlocal.cli import check_input_file
-from keras_nonlocal.cli import check_output_file
-from keras_nonlocal.cli import echo
-from keras_nonlocal.cli import zoo_model
+from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
+from keras_nonlocal.applications.registry import get_model
+from keras_nonlocal.applications.registry import model_config
+from keras_nonlocal.applications.registry import zoo_model
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import check_output_file
+from keras_nonlocal.command_line import echo
+from keras_nonlocal.weights import cache
+from keras_nonlocal.weights import convert_checkpoint
+from keras_nonlocal.weights import fetch_official_checkpoint
+from keras_nonlocal.weights import read_checkpoint
+from keras_nonlocal.weights import validate_weights_argument
+from keras_nonlocal.weights.presets import OFFICIAL_CHECKPOINTS
+from keras_nonlocal.weights.presets import find_official_checkpoint
 
 LICENCE_NOTE = (
     "The official models are released under CC-BY-NC 4.0 "
@@ -49,9 +59,9 @@ def add_arguments(parser):
         "official file name)",
     )
     parser.add_argument(
-        "--input-setting", default=None, choices=("32x2", "8x8", "128x1", "32x4"),
-        help="input setting of a video model (default: inferred from an official "
-        "file name, else the model's default)",
+        "--input-setting", default=None, choices=sorted(INPUT_SETTINGS),
+        help="input setting of a video model (default: the official file's, else "
+        "the model's default); an official file of another setting is refused",
     )
     parser.add_argument(
         "--no-top", action="store_true",
@@ -70,38 +80,26 @@ def add_arguments(parser):
 
 
 def _official_row(checkpoint):
-    """The official checkpoint a name refers to, or `None` for a local file."""
-    from keras_nonlocal.weights import sources
-
+    """The official checkpoint a file or name refers to (`None`: another file)."""
+    row = find_official_checkpoint(checkpoint)
     if os.path.exists(checkpoint):
-        return None
-    row = sources.OFFICIAL_CHECKPOINTS.get(
-        checkpoint[:-4] if checkpoint.endswith(".pkl") else checkpoint
-    )
-    if row is None:
+        return row
+    if row is None or "/" in checkpoint:
         raise FileNotFoundError(
             f"{checkpoint}: neither a file nor an official checkpoint name; "
-            f"known names: {', '.join(sorted(sources.OFFICIAL_CHECKPOINTS))}"
+            f"known names: {', '.join(sorted(OFFICIAL_CHECKPOINTS))}"
         )
     return row
 
 
 def _checkpoint_path(checkpoint):
-    from keras_nonlocal.weights import fetch_official_checkpoint
-
     row = _official_row(checkpoint)
-    if row is None:
-        return checkpoint, None
+    if os.path.isfile(checkpoint):
+        return checkpoint, row
     return fetch_official_checkpoint(row.name), row
 
 
-def _default_model(row):
-    return f"{'nl_' if row.nonlocal_blocks else ''}{row.arch}_r{row.depth}"
-
-
 def _list_blobs(path):
-    from keras_nonlocal.weights import read_checkpoint
-
     checkpoint = read_checkpoint(path)
     for name, blob in checkpoint.blobs.items():
         echo(f"{name} {tuple(blob.shape)}")
@@ -131,13 +129,15 @@ def validate(args):
     if args.output is not None and not args.output.endswith(".weights.h5"):
         raise ValueError(f"the output must end in '.weights.h5'; received {args.output!r}")
     row = _official_row(args.checkpoint)
-    if row is None:
+    if os.path.exists(args.checkpoint):
         check_input_file(args.checkpoint, "checkpoint")
     if not args.list and args.model is None and row is None:
         raise ValueError(
             "--model is needed for a checkpoint that is not an official file name "
             "(e.g. --model nl_i3d_r50)"
         )
+    if row is not None and not args.list:  # an official file carries its input setting
+        validate_weights_argument(row.name, include_top=False, input_setting=args.input_setting)
     if args.output is not None and not args.list:
         check_output_file(args.output, "output", overwrite=args.overwrite or False)
 
@@ -156,21 +156,15 @@ def convert(args):
     >>> convert(build_parser().parse_args(
     ...     ["c2d_baseline_8x8_IN_pretrain_400k", "c2d.weights.h5"]))  # doctest: +SKIP
     """
-    from keras_nonlocal.weights import convert_checkpoint
-    from keras_nonlocal.weights import read_checkpoint
-
     validate(args)
     path, row = _checkpoint_path(args.checkpoint)
     if args.list:
         _list_blobs(path)
         return None
-    model_name = args.model or _default_model(row)
+    model_name = args.model or row.models[0]
     input_setting = args.input_setting or (row.input_setting if row else None)
     blobs = read_checkpoint(path).blobs
     conv1 = blobs.get("conv1_w")
-    from keras_nonlocal.applications import get_model
-    from keras_nonlocal.applications.registry import model_config
-
     video = model_config(model_name)["video"]
     kwargs = {"weights": None, "include_top": not args.no_top}
     if video and input_setting:
@@ -186,8 +180,6 @@ def convert(args):
     if row is not None:
         # A cached official file just verified blob by blob: record its SHA-256
         # beside it, as a load through `weights=` does (docs/weights.md).
-        from keras_nonlocal.weights import cache
-
         cache.record_if_missing(path, source=row.file_name)
     echo(f"{model_name}" + (f" ({input_setting})" if video and input_setting else "")
          + f" <- {path}")
