@@ -26,7 +26,7 @@ test: lint-imports test-tensorflow test-backends test-tfio
 
 # Dependencies point one way (the `[importlinter]` contract in setup.cfg).
 lint-imports: $(STAMP)
-	$(VENV)/bin/lint-imports --config setup.cfg
+	$(VENV)/bin/lint-imports setup.cfg
 
 test-tensorflow: $(STAMP)
 	$(PYTEST)
