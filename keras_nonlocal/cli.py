@@ -17,6 +17,7 @@ _COMMANDS = {
     "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
     "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
+    "attention": ("keras_nonlocal.attention.attention_command", "draw what a non-local block attends to"),
 }
 
 
