@@ -22,6 +22,7 @@ from keras_nonlocal.cli import weights_argument
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg", ".gif", ".mp4")
 PREPROCESS = ("official", "unit", "none")
+PRETRAINED = "pretrained"
 
 
 def _position(text):
@@ -69,7 +70,7 @@ def add_arguments(parser):
     parser.add_argument("input", help="a video, frame folder, HDF5 frames, image or .npy array")
     parser.add_argument("--model", required=True, help="a zoo model name or a .keras file")
     parser.add_argument(
-        "--weights", default=None, type=weights_argument,
+        "--weights", default=PRETRAINED, type=weights_argument,
         help="weights for a zoo model: a preset or .weights.h5 path, 'none' for random "
         "(default: the model's pretrained preset)",
     )
@@ -103,14 +104,17 @@ def _check_paths(args):
         raise FileExistsError(f"--out {args.out!r} exists; pass --overwrite to replace it.")
 
 
-def load_model(spec, weights=None):
+def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
     """The model of `--model`: a `.keras` file or a zoo name.
 
     Args:
         spec: a path ending in `.keras`, or a name of
             `keras_nonlocal.applications.list_models()`.
-        weights: for a zoo model, its `weights` (`None`: the pretrained
-            preset of its family).
+        weights: for a zoo model, its `weights`: `"pretrained"` for the
+            pretrained preset of its family, `None` for random weights.
+        frames: for a zoo video model, the clip length to build it for
+            (default: its input setting's).
+        crop_size: for a zoo model, the frame side to build it for (224).
 
     Returns:
         `(model, default_preprocess)`.
@@ -127,9 +131,16 @@ def load_model(spec, weights=None):
         return keras.saving.load_model(spec), "unit"
     if spec in applications.list_models():
         config = applications.MODEL_CONFIGS[spec]
-        if weights is None:
+        if weights == PRETRAINED:
             weights = "kinetics400" if config["video"] else "imagenet"
-        return applications.get_model(spec, weights=weights), "official"
+        kwargs = {"weights": weights}
+        if frames or crop_size:
+            side = crop_size or 224
+            if config["video"]:
+                kwargs["input_shape"] = (frames or 8, side, side, 3)
+            else:
+                kwargs["input_shape"] = (side, side, 3)
+        return applications.get_model(spec, **kwargs), "official"
     raise ValueError(
         f"--model {spec!r} is neither a .keras file nor a zoo model. Zoo models: "
         f"{', '.join(applications.list_models())}."
@@ -242,7 +253,7 @@ def run(args):
     from keras_nonlocal.attention import maps as attention_maps
 
     _check_paths(args)
-    model, default_preprocess = load_model(args.model, args.weights)
+    model, default_preprocess = load_model(args.model, args.weights, args.frames, args.crop_size)
     attention_maps.select_block(model, args.block)
     pixels, batch = read_input(args, model, default_preprocess)
     found = attention_maps.attention_maps(
