@@ -5,6 +5,8 @@ fix it. All run on the TensorFlow, JAX and PyTorch backends.
 """
 
 from keras_nonlocal.layers.affine import Affine
+from keras_nonlocal.layers.attention_rows import AttentionRow
+from keras_nonlocal.layers.attention_rows import attention_rows
 from keras_nonlocal.layers.non_local import ConcatenationNonLocal
 from keras_nonlocal.layers.non_local import DotProductNonLocal
 from keras_nonlocal.layers.non_local import EmbeddedGaussianNonLocal
@@ -14,10 +16,12 @@ from keras_nonlocal.layers.pairwise import MODES
 
 __all__ = [
     "Affine",
+    "AttentionRow",
     "ConcatenationNonLocal",
     "DotProductNonLocal",
     "EmbeddedGaussianNonLocal",
     "GaussianNonLocal",
     "MODES",
     "NonLocalBlock",
+    "attention_rows",
 ]

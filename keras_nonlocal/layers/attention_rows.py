@@ -1,0 +1,191 @@
+"""The pairwise weights of chosen query positions of a non-local block.
+
+`NonLocalBlock(return_attention=True)` returns the whole `(N, M)` matrix of
+every attending group: at res3 of a 32-frame clip that is 25088 × 6272
+entries per clip. To look at what a few positions attend to, only their rows
+are needed: `attention_rows` projects those queries alone and weighs them
+against the keys they attend to (their frame group, their frame or their
+spatial position, as `attention_axes` and `group_size` say), so the cost is
+`queries × keys`, whatever the block's chunking.
+"""
+
+import dataclasses
+
+import numpy as np
+from keras import ops
+
+from keras_nonlocal.layers.pairwise import SOFTMAX_MODES
+from keras_nonlocal.layers.pairwise import pairwise_weights
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionRow:
+    """The weights one query position gives the keys of a non-local block.
+
+    Positions are indices into the block's input (channels excluded, batch
+    given separately): `(t, y, x)` for videos, `(y, x)` for images, `(l,)`
+    for sequences. A key is one cell of the max-pooled input: it covers
+    `key_size` input positions from `key_positions[j]` on.
+
+    Args:
+        batch_index: the example the query belongs to.
+        query: the query's position.
+        key_positions: `(M, k)` int array, the first input position each key
+            covers, in the order the block stores its keys.
+        key_size: the input positions a key covers along each axis (the
+            block's pool size; 1 on axes that do not attend).
+        weights: `(M,)` float array, `w(query, key_j)` as the block uses it.
+        is_distribution: `True` for the (embedded) Gaussian, whose weights
+            are a softmax (non-negative, summing to 1). The dot product and
+            the concatenation divide by `M` instead: their weights may be
+            negative (dot product) and their sum is far from 1.
+    """
+
+    batch_index: int
+    query: tuple
+    key_positions: np.ndarray
+    key_size: tuple
+    weights: np.ndarray
+    is_distribution: bool
+
+    def top_keys(self, k):
+        """The `k` keys of largest weight, largest first.
+
+        Args:
+            k: how many keys.
+
+        Returns:
+            A list of `(key_position, weight)` pairs (`key_position` a tuple).
+        """
+        order = np.argsort(-self.weights, kind="stable")[:k]
+        return [(tuple(int(v) for v in self.key_positions[j]), float(self.weights[j])) for j in order]
+
+
+def _channels_last(block, inputs):
+    x = ops.convert_to_tensor(inputs, dtype=block.compute_dtype)
+    if block.data_format == "channels_first":
+        x = ops.moveaxis(x, 1, -1)
+    return x
+
+
+def _key_pool(block, spatial_shape, pooled_shape):
+    """The input positions each pooled key covers, per axis."""
+    sizes = []
+    for axis, (n, m) in enumerate(zip(spatial_shape, pooled_shape)):
+        p = block._pool[axis]
+        if m == n:
+            sizes.append(1)
+        elif m == n // p:
+            sizes.append(p)
+        else:  # pragma: no cover - a pooling the block does not do
+            raise ValueError(f"Unexpected pooled size {m} of an axis of size {n} (pool {p}).")
+    return tuple(sizes)
+
+
+def _check_queries(queries, spatial_shape, batch_size, batch_index):
+    if not 0 <= batch_index < batch_size:
+        raise ValueError(
+            f"batch_index={batch_index} is outside the batch of {batch_size} example(s)."
+        )
+    checked = []
+    for query in queries:
+        query = tuple(int(v) for v in np.atleast_1d(query))
+        if len(query) != len(spatial_shape) or not all(
+            0 <= v < n for v, n in zip(query, spatial_shape)
+        ):
+            raise ValueError(
+                f"query={query} is not a position of the block's input, whose "
+                f"positions run over {tuple(spatial_shape)} (give one index per "
+                "axis, channels and batch excluded)."
+            )
+        checked.append(query)
+    if not checked:
+        raise ValueError("queries is empty; give at least one query position.")
+    return checked
+
+
+def _key_slices(block, query, pooled_shape, key_size):
+    """Per axis, the range of pooled keys the query attends to."""
+    ranges = []
+    for axis, n in enumerate(pooled_shape):
+        if axis not in block._axes:
+            ranges.append(range(query[axis], query[axis] + 1))
+        elif axis == 0 and block.group_size is not None:
+            start = (query[0] // block.group_size) * block.group_size // key_size[0]
+            ranges.append(range(start, start + block.group_size // key_size[0]))
+        else:
+            ranges.append(range(n))
+    return ranges
+
+
+def _embed(block, queries, keys):
+    """`(q, k, scale, concat_kernel)` as the block's pairwise function sees them."""
+    if block.mode == "gaussian":
+        return queries, keys, block._scale(), None
+    q, k = block.theta(queries), block.phi(keys)
+    if block.mode in SOFTMAX_MODES:
+        return q, k, block._scale(), None
+    concat_kernel = block.concat_kernel if block.mode == "concatenation" else None
+    return q, k, 1.0, concat_kernel
+
+
+def attention_rows(block, inputs, queries, batch_index=0):
+    """Computes the pairwise weights of chosen query positions only.
+
+    Equal to the matching rows of the block's `return_attention=True`
+    matrix, for every pairwise function, `attention_axes`, `group_size` and
+    sub-sampling, without building that matrix: each query is projected
+    alone and weighed against the keys it attends to.
+
+    Args:
+        block: a `NonLocalBlock` (built, or built here on `inputs`).
+        inputs: the block's input, e.g. `(batch, T, H, W, C)`.
+        queries: positions in the block's input: a list of `(t, y, x)`,
+            `(y, x)` or `(l,)` tuples.
+        batch_index: which example of `inputs` the queries are in.
+
+    Returns:
+        A list of `AttentionRow`, one per query.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_nonlocal.layers import NonLocalBlock
+    >>> block = NonLocalBlock(mode="gaussian")
+    >>> x = np.random.rand(1, 4, 8, 8, 16).astype("float32")
+    >>> _ = block(x)
+    >>> row = attention_rows(block, x, [(0, 3, 5)])[0]
+    >>> row.weights.shape, row.key_size    # 4 frames x 4 x 4 pooled cells
+    ((64,), (1, 2, 2))
+    >>> round(float(row.weights.sum()), 4)
+    1.0
+    """
+    if not block.built:
+        block(inputs)
+    x = _channels_last(block, inputs)
+    spatial_shape = tuple(int(n) for n in x.shape[1:-1])
+    queries = _check_queries(queries, spatial_shape, int(x.shape[0]), batch_index)
+    example = x[batch_index : batch_index + 1]
+    pooled = block._max_pool(example) if any(p != 1 for p in block._pool) else example
+    pooled_shape = tuple(int(n) for n in pooled.shape[1:-1])
+    key_size = _key_pool(block, spatial_shape, pooled_shape)
+    rows = []
+    for query in queries:
+        ranges = _key_slices(block, query, pooled_shape, key_size)
+        index = tuple(slice(r.start, r.stop) for r in ranges)
+        keys = ops.reshape(pooled[(0,) + index], (1, -1, pooled.shape[-1]))
+        query_vector = ops.reshape(example[(0,) + query], (1, 1, -1))
+        q, k, scale, concat_kernel = _embed(block, query_vector, keys)
+        weights = pairwise_weights(block.mode, q, k, scale, concat_kernel)
+        grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(ranges))
+        rows.append(
+            AttentionRow(
+                batch_index=batch_index,
+                query=query,
+                key_positions=grid * np.asarray(key_size),
+                key_size=key_size,
+                weights=np.asarray(ops.convert_to_numpy(ops.cast(weights, "float32"))).reshape(-1),
+                is_distribution=block.mode in SOFTMAX_MODES,
+            )
+        )
+    return rows
