@@ -5,7 +5,10 @@ import os
 import h5py
 
 from keras_nonlocal.command_line import check_input_file
-from keras_nonlocal.weights.loading import validate_weights_argument
+from keras_nonlocal.weights import presets
+from keras_nonlocal.weights.download import WEIGHTS_SUFFIXES
+from keras_nonlocal.weights.download import check_url
+from keras_nonlocal.weights.download import looks_like_url
 
 
 def weights_argument(value):
@@ -56,13 +59,15 @@ def check_weights_file(weights, flag="--weights"):
         return
     path = os.fspath(weights)
     if not os.path.exists(path):
-        try:
-            validate_weights_argument(path, include_top=False)
-        except ValueError:
-            raise FileNotFoundError(
-                f"{flag} {path}: no such file (nor a preset, an official checkpoint name or a URL)"
-            ) from None
-        return
+        official_name = "/" not in path and presets.find_official_checkpoint(path) is not None
+        if path in presets.PRESET_CLASSES or official_name:
+            return
+        if looks_like_url(path):
+            check_url(path, WEIGHTS_SUFFIXES)
+            return
+        raise FileNotFoundError(
+            f"{flag} {path}: no such file (nor a preset, an official checkpoint name or a URL)"
+        )
     check_input_file(path, flag)
     if path.endswith(".h5"):
         try:

@@ -31,7 +31,8 @@ def test_predict_passes_the_input_setting_to_the_model(argv, setting, monkeypatc
     calls = _stop_at_build(monkeypatch)
     args = _parse(predict_command, ["clip.mp4", "--weights", "i3d_nonlocal_8x8_IN_pretrain_400k",
                                     "--frames", "8", "--crop-size", "224", "--views", "1x1"] + argv)
-    assert predict_command.run(args) == 1
+    with pytest.raises(ValueError, match="stop"):
+        predict_command.run(args)
     assert calls == [dict(weights="i3d_nonlocal_8x8_IN_pretrain_400k", input_setting=setting,
                           input_shape=(8, 224, 224, 3))]
 
@@ -45,9 +46,9 @@ def test_predict_refuses_an_unknown_input_setting(capsys):
 def test_predict_refuses_a_checkpoint_of_another_setting(capsys):
     args = _parse(predict_command, ["clip.mp4", "--weights", "i3d_nonlocal_8x8_IN_pretrain_400k",
                                     "--input-setting", "32x2", "--views", "1x1"])
-    assert predict_command.run(args) == 1
-    err = capsys.readouterr().err
-    assert "'8x8' input setting" in err and "input_setting='32x2'" in err
+    with pytest.raises(ValueError, match="'8x8' input setting") as error:
+        predict_command.run(args)
+    assert "input_setting='32x2'" in str(error.value)
 
 
 @pytest.mark.parametrize("argv,setting", [
@@ -68,7 +69,8 @@ def test_convert_refuses_an_official_file_of_another_setting(tmp_path, capsys):
     path = tmp_path / "i3d_nonlocal_32x4_I3D_pretrain_400k.pkl"
     path.write_bytes(b"never read")
     out = tmp_path / "out.weights.h5"
-    assert cli.main(["convert", str(path), str(out), "--input-setting", "8x8"]) == 1
+    # A flag that contradicts the file: a bad command line, refused before any work.
+    assert cli.main(["convert", str(path), str(out), "--input-setting", "8x8"]) == 2
     err = capsys.readouterr().err
     assert "'32x4' input setting" in err and "input_setting='8x8'" in err
     assert not out.exists()
