@@ -1,6 +1,5 @@
 import re
 
-import numpy as np
 import pytest
 
 from keras_nonlocal import cli
@@ -8,17 +7,9 @@ from keras_nonlocal.data import predict_command
 from tests.data.test_multiview import tiny_model
 
 
-def _real_decode_predictions():
-    try:
-        from keras_nonlocal.applications import decode_predictions
-    except ImportError:
-        return None
-    return decode_predictions
-
-
 @pytest.fixture
 def injected(monkeypatch):
-    """A small random model in place of the zoo; real class names if available."""
+    """A small random model in place of the zoo, with the real class names."""
     built = {}
 
     def build(name, weights, input_shape=None):
@@ -26,12 +17,6 @@ def injected(monkeypatch):
         return tiny_model(num_classes=400)
 
     monkeypatch.setattr(predict_command, "_build_model", build)
-    if _real_decode_predictions() is None:
-        def decode(preds, top):
-            order = np.argsort(-preds, axis=1)[:, :top]
-            return [[(int(i), f"class_{i}", float(p[i])) for i in row] for row, p in zip(order, preds)]
-
-        monkeypatch.setattr(predict_command, "_decode_predictions", decode)
     return built
 
 
@@ -72,9 +57,6 @@ def test_predict_reports_an_unreadable_video(corrupt_video, injected, capsys):
 
 
 def test_predict_with_the_real_builder_and_random_weights(video_60, capsys):
-    applications = pytest.importorskip("keras_nonlocal.applications")
-    if not hasattr(applications, "get_model"):
-        pytest.skip("keras_nonlocal.applications.get_model is not available yet")
     status = cli.main(
         ["predict", video_60, "--model", "nl_i3d_r50", "--weights", "none", "--views", "2x3",
          "--frames", "8", "--crop-size", "32", "--scale", "32"]

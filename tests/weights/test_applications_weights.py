@@ -8,13 +8,11 @@ import os
 import pickle
 
 import numpy as np
-import pytest
 
+from keras_nonlocal import applications
 from keras_nonlocal.weights import cache_root
 from keras_nonlocal.weights import load_weights
 from tests.weights import helpers
-
-applications = pytest.importorskip("keras_nonlocal.applications")
 
 INPUT = (4, 32, 32, 3)
 PAPER_INPUT = (8, 32, 32, 3)  # the 32x2 stem halves time twice
