@@ -201,3 +201,27 @@ def test_zoo_name_without_classes_is_refused(tmp_path):
 def test_unknown_model_name_is_refused():
     with pytest.raises(ValueError, match="Unknown model name 'i4d'"):
         build_model("i4d", classes=3, recipe=helpers.tiny_recipe())
+
+
+def test_keras_private_symbolic_build_that_the_multi_worker_model_overrides_is_still_there():
+    # _MultiWorkerModel overrides Keras' private `_maybe_symbolic_build`
+    # (keras-team/keras#20585) and calls `_symbolic_build`: an upgrade that
+    # renames or reshapes either must fail here, by name, not in a cluster.
+    import inspect
+
+    from keras_nonlocal.training.trainer import _MultiWorkerModel
+
+    where = "keras_nonlocal.training.trainer._MultiWorkerModel (workaround for keras-team/keras#20585)"
+    for name in ("_maybe_symbolic_build", "_symbolic_build"):
+        assert callable(getattr(keras.Model, name, None)), (
+            f"keras {keras.__version__} has no keras.Model.{name}: update {where}"
+        )
+    ours = inspect.signature(_MultiWorkerModel._maybe_symbolic_build).parameters
+    theirs = inspect.signature(keras.Model._maybe_symbolic_build).parameters
+    assert list(theirs) == list(ours), (
+        f"keras {keras.__version__}: Model._maybe_symbolic_build{inspect.signature(keras.Model._maybe_symbolic_build)} "
+        f"changed: update {where}"
+    )
+    assert "data_batch" in inspect.signature(keras.Model._symbolic_build).parameters, (
+        f"keras {keras.__version__}: Model._symbolic_build takes no `data_batch`: update {where}"
+    )
