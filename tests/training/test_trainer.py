@@ -225,3 +225,16 @@ def test_keras_private_symbolic_build_that_the_multi_worker_model_overrides_is_s
     assert "data_batch" in inspect.signature(keras.Model._symbolic_build).parameters, (
         f"keras {keras.__version__}: Model._symbolic_build takes no `data_batch`: update {where}"
     )
+
+
+def test_freeze_batch_norm_refuses_a_layer_whose_call_takes_no_training_argument():
+    from keras_nonlocal.training import freeze_batch_norm
+
+    class NoTraining(keras.layers.BatchNormalization):
+        def call(self, inputs):
+            return inputs
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, NoTraining(name="my_bn")(inputs))
+    with pytest.raises(TypeError, match="'my_bn'.*no `training` argument"):
+        freeze_batch_norm(model)
