@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-tensorflow test-backends test-tfio docs bench clean
+.PHONY: install demo test test-tensorflow test-backends test-tfio test-min-versions docs bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,tune,video,train,docs,backends]"
+	$(PY) -m pip install --quiet -c .ci/constraints.txt -e ".[dev,tune,video,train,docs,backends]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,9 +20,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) applications/tune.py
 
-# Everything on TensorFlow, the layers again on JAX and PyTorch, and the
-# tensorflow-io path in its own pinned environment.
-test: test-tensorflow test-backends test-tfio
+# Everything on TensorFlow, the layers again on JAX and PyTorch, the
+# tensorflow-io path in its own pinned environment, and the layers and models
+# at the lowest versions setup.cfg declares.
+test: test-tensorflow test-backends test-tfio test-min-versions
 
 test-tensorflow: $(STAMP)
 	$(PYTEST)
@@ -34,6 +35,9 @@ test-backends: $(STAMP)
 test-tfio:
 	PYTHON=$(PYTHON) bash .ci/tfio_env.sh
 
+test-min-versions:
+	PYTHON=$(PYTHON) bash .ci/min_versions.sh
+
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict -d site
 
@@ -41,4 +45,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_non_local.py
 
 clean:
-	rm -rf $(VENV) .venv-tfio build dist *.egg-info
+	rm -rf $(VENV) .venv-tfio .venv-min build dist *.egg-info
