@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint-imports test-tensorflow test-backends test-tfio docs bench clean
+.PHONY: install demo test lint-imports test-tensorflow test-backends test-tfio test-min-versions docs bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,tune,video,train,docs,backends,denoise]"
+	$(PY) -m pip install --quiet -c .ci/constraints.txt -e ".[dev,tune,video,train,docs,backends,denoise]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,8 +21,9 @@ demo: $(STAMP)
 	$(PY) applications/tune.py
 
 # The import contract, everything on TensorFlow, the layers again on JAX and
-# PyTorch, and the tensorflow-io path in its own pinned environment.
-test: lint-imports test-tensorflow test-backends test-tfio
+# PyTorch, the tensorflow-io path in its own pinned environment, and the
+# layers and models at the lowest versions setup.cfg declares.
+test: lint-imports test-tensorflow test-backends test-tfio test-min-versions
 
 # Dependencies point one way (the `[importlinter]` contract in setup.cfg).
 lint-imports: $(STAMP)
@@ -38,6 +39,9 @@ test-backends: $(STAMP)
 test-tfio:
 	PYTHON=$(PYTHON) bash .ci/tfio_env.sh
 
+test-min-versions:
+	PYTHON=$(PYTHON) bash .ci/min_versions.sh
+
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict -d site
 
@@ -45,4 +49,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_non_local.py
 
 clean:
-	rm -rf $(VENV) .venv-tfio build dist *.egg-info
+	rm -rf $(VENV) .venv-tfio .venv-min build dist *.egg-info

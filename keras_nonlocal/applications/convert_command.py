@@ -6,7 +6,6 @@ mapped. The checkpoint may be a local `.pkl` or the name of an official file,
 which is then downloaded into the cache first.
 """
 
-import argparse
 import os
 
 from keras_nonlocal.applications.input_settings import INPUT_SETTINGS
@@ -153,7 +152,10 @@ def convert(args):
 
     Example:
 
-    >>> convert(build_parser().parse_args(
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> convert(parser.parse_args(
     ...     ["c2d_baseline_8x8_IN_pretrain_400k", "c2d.weights.h5"]))  # doctest: +SKIP
     """
     validate(args)
@@ -201,13 +203,3 @@ def run(args):
     convert(args)
     return 0
 
-
-def build_parser():
-    """The parser of the standalone script `applications/convert_checkpoint.py`."""
-    parser = argparse.ArgumentParser(
-        prog="convert_checkpoint.py",
-        description="Convert an official video-nonlocal-net .pkl checkpoint into a "
-        "Keras .weights.h5 file.",
-    )
-    add_arguments(parser)
-    return parser

@@ -149,14 +149,3 @@ def resolve_placement(placement, depths, first_stage=2):
             resolved[stage] = blocks
     return dict(sorted(resolved.items()))
 
-
-def count_blocks(placement):
-    """Number of non-local blocks in a resolved placement.
-
-    Args:
-        placement: a dict returned by `resolve_placement`.
-
-    Returns:
-        An int.
-    """
-    return sum(len(blocks) for blocks in placement.values())

@@ -78,7 +78,8 @@ def batch_norm_training(bn, x, bias=None):
     >>> tuple(y.shape)
     (8, 4)
     """
-    if keras.backend.backend() != "tensorflow" or bn.synchronized or bn.renorm:
+    # `renorm` exists from Keras 3.14 on; older BatchNormalization has none.
+    if keras.backend.backend() != "tensorflow" or bn.synchronized or getattr(bn, "renorm", False):
         return bn(x if bias is None else ops.add(x, ops.cast(bias, x.dtype)), training=True)
     import tensorflow as tf
 

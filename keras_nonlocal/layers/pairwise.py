@@ -12,7 +12,9 @@ projection is `y_i = sum_j w(i, j) v_j` with the normalised weights
   projection vector `w_f` split into its query and key halves, so the
   `(N, M, 2 * d)` concatenation is never built.
 
-Only `keras.ops` is used, so the functions run on every Keras backend.
+The arithmetic is `keras.ops`, so the functions run on every Keras backend;
+the one backend-specific piece is the loop over chunks on TensorFlow, a
+`tf.map_fn` that keeps one chunk in flight (`_map_in_order`).
 """
 
 import keras

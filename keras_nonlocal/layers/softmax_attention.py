@@ -13,7 +13,9 @@ differentiation spends two passes over the weights on it):
   (one matrix product instead of re-running the whole chunk). This is the
   recomputation scheme of memory-efficient ("flash") attention.
 
-Both are written with `keras.ops`, so they run on every Keras backend.
+Both run on every Keras backend: the arithmetic is `keras.ops`, and the loop
+over chunks is each backend's own (`jax.lax.scan`, a `tf.while_loop`, a
+Python loop on PyTorch; see `_scan`).
 """
 
 import keras

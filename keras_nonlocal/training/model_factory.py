@@ -6,6 +6,8 @@ official head on it (`pool5` average, dropout, `pred` ~ N(0, 0.01)). When the
 class count matches the preset (400 for Kinetics) the pretrained head is kept.
 """
 
+import functools
+import inspect
 import os
 
 import keras
@@ -14,28 +16,75 @@ from keras_nonlocal.applications import get_model
 from keras_nonlocal.applications import list_models
 from keras_nonlocal.applications.heads import classification_head
 from keras_nonlocal.weights import PRESET_CLASSES
+from keras_nonlocal.layers import NonLocalBlock
 
 
 def freeze_batch_norm(model):
-    """Freezes every BatchNorm of a model (the official "affine" fine-tuning).
+    """Fixes the BatchNorm statistics of a model; gamma and beta keep training.
 
-    A Keras `BatchNormalization` with `trainable=False` runs in inference
-    mode: it uses and keeps its moving statistics, and its gamma/beta stop
-    training too, the fixed per-channel affine of the official long-clip
-    recipes (`MODEL.USE_AFFINE`).
+    The official "affine" fine-tuning of the long clips (`MODEL.USE_AFFINE`,
+    `AffineNd` in `lib/models/model_builder_video.py`) replaces every BN by a
+    per-channel `x * _s + _b` whose `_s` and `_b` are trained parameters:
+    only the statistics are frozen. Here every `BatchNormalization` keeps
+    `trainable=True` (gamma and beta stay in `model.trainable_weights` and
+    get gradients) and always runs in inference mode: it normalises with its
+    moving mean and variance and never updates them, whatever `training`
+    the model is called with. A `NonLocalBlock` is run in inference mode
+    too, since its `training` argument only decides whether its output
+    BatchNorm uses batch statistics.
+
+    (Setting `trainable=False` instead would also put a Keras BatchNorm in
+    inference mode, but it freezes gamma and beta with the statistics.)
+
+    The change lives on the layer objects and is not saved with the model:
+    call this again after rebuilding or reloading one (`build_model` and
+    `train` do when `recipe.freeze_bn` is set). Calling it twice is harmless.
 
     Args:
         model: a `keras.Model`.
 
     Returns:
-        The number of layers frozen.
+        The number of BatchNormalization layers whose statistics are frozen.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, keras.layers.BatchNormalization()(inputs))
+    >>> freeze_batch_norm(model)
+    1
+    >>> len(model.trainable_weights)  # gamma and beta
+    2
     """
     count = 0
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+            _always_inference(layer)
             count += 1
+        elif isinstance(layer, NonLocalBlock):
+            _always_inference(layer)
     return count
+
+
+def _always_inference(layer):
+    """Makes `layer.call` ignore its `training` argument and use `False`."""
+    if getattr(layer, "_keras_nonlocal_frozen_statistics", False):
+        return
+    call = layer.call
+    if "training" not in inspect.signature(call).parameters:
+        raise TypeError(
+            f"Cannot freeze the statistics of layer {layer.name!r}: its `call` has no "
+            "`training` argument."
+        )
+
+    @functools.wraps(call)
+    def inference_call(*args, **kwargs):
+        # Keras passes `training` by keyword (it refuses it positionally).
+        kwargs["training"] = False
+        return call(*args, **kwargs)
+
+    layer.call = inference_call
+    layer._keras_nonlocal_frozen_statistics = True
 
 
 def _all_layers(layer):

@@ -54,7 +54,9 @@ class MomentumSGD(keras.optimizers.Optimizer):
         name: optimizer name.
         **kwargs: other `keras.optimizers.Optimizer` arguments
             (`clipnorm`, `global_clipnorm`, `loss_scale_factor`, ...). Keras'
-            own (decoupled) `weight_decay` is not used.
+            own decoupled weight decay is not used: `weight_decay` here is
+            the L2 term of the gradient, and the attribute of that name
+            gives it back (also as `l2`; `bn_l2` for `bn_weight_decay`).
 
     Example:
 
@@ -94,13 +96,56 @@ class MomentumSGD(keras.optimizers.Optimizer):
         self.bn_pattern = bn_pattern
         self._bn_regex = re.compile(bn_pattern)
 
+    @property
+    def weight_decay(self):
+        """L2 coefficient of every non-BN variable (`weight_decay=`), added to the gradient."""
+        return self.l2
+
+    @weight_decay.setter
+    def weight_decay(self, value):
+        # Keras' base constructor stores its own (decoupled) decay here, which
+        # this optimizer does not take: only its `None` is accepted.
+        if value is not None:
+            raise AttributeError(
+                "Set `l2` to change MomentumSGD's L2 coefficient; Keras' decoupled "
+                f"`weight_decay` is not supported. Received: weight_decay={value!r}"
+            )
+
+    def _apply_weight_decay(self, variables):
+        # Keras' optimizers read `weight_decay` as a decoupled decay and apply
+        # it in `apply` before the update; here it is the L2 term that
+        # `update_step` adds to the gradient, so Keras' pass must not run.
+        # Keras has no public switch for this (excluding every variable with
+        # `exclude_from_weight_decay` breaks the torch backend, which cannot
+        # decay an empty list). If an upgrade renames the method, the decay
+        # is applied twice and tests/training/test_optimizer.py fails saying so.
+        return
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Not supported: BatchNorm variables get `bn_weight_decay` instead.
+
+        Raises:
+            ValueError: always. Choose which variables are BatchNorm
+                scale/shift with `bn_pattern`, and their coefficient with
+                `bn_weight_decay`.
+        """
+        raise ValueError(
+            "MomentumSGD adds its L2 decay to the gradient: set `bn_weight_decay` for the "
+            "variables that `bn_pattern` matches (BatchNorm gamma/beta) instead of "
+            "`exclude_from_weight_decay`."
+        )
+
     def build(self, variables):
         if self.built:
             return
         super().build(variables)
         # Decided here, on the Keras variables: on TensorFlow, `update_step`
-        # receives the backend variables, which do not carry the layer path.
-        self._bn_keys = {self._var_key(v) for v in variables if self.is_bn_variable(v)}
+        # receives the backend variables, which do not carry the layer path
+        # (keras-team/keras#21793). `update_step` finds a variable's position
+        # with `_get_variable_index`, the lookup that Keras' own optimizers
+        # and its custom-optimizer example use (Keras has no public one);
+        # tests/training/test_optimizer.py fails by name if it changes.
+        self._bn_indices = {i for i, v in enumerate(variables) if self.is_bn_variable(v)}
         self.momentums = []
         if self.momentum:
             self.momentums = self.add_optimizer_variables(variables, "momentum")
@@ -120,13 +165,14 @@ class MomentumSGD(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        decay = self.bn_l2 if self._var_key(variable) in self._bn_keys else self.l2
+        index = self._get_variable_index(variable)
+        decay = self.bn_l2 if index in self._bn_indices else self.l2
         if decay:
             gradient = ops.add(gradient, ops.multiply(variable, ops.cast(decay, variable.dtype)))
         if not self.momentum:
             self.assign_sub(variable, ops.multiply(gradient, lr))
             return
-        m = self.momentums[self._get_variable_index(variable)]
+        m = self.momentums[index]
         mu = ops.cast(self.momentum, variable.dtype)
         if self.scale_momentum:
             self.assign(m, ops.add(ops.multiply(m, mu), gradient))

@@ -57,9 +57,11 @@ class Recipe:
         zero_init_residual: the last BN of each residual block starts with
             gamma 0 (`MODEL.BN_INIT_GAMMA: 0.0`); only matters for layers that
             pretrained weights do not cover.
-        freeze_bn: BatchNorm runs in inference mode with frozen statistics
-            and affine parameters still trained (`MODEL.USE_AFFINE`, the
-            long-clip fine-tuning recipes).
+        freeze_bn: every BatchNorm normalises with its moving statistics,
+            which stay fixed, while its gamma and beta are still trained, as
+            the official `AffineNd` trains `_s` and `_b` (`MODEL.USE_AFFINE`,
+            the long-clip fine-tuning recipes); see
+            `model_factory.freeze_batch_norm`.
         checkpoint_every: steps between backups and checkpoints
             (`CHECKPOINT.CHECKPOINT_PERIOD`).
         eval_every: steps between validation runs (`TRAIN.EVAL_PERIOD`).
@@ -376,7 +378,7 @@ def add_recipe_arguments(parser):
     group.add_argument("--zero-init-residual", type=_bool, metavar="BOOL",
                        help="last BN of each block starts at gamma 0 (true)")
     group.add_argument("--freeze-bn", action="store_const", const=True, default=None,
-                       help="frozen BN statistics (the affine recipes)")
+                       help="frozen BN statistics, trained gamma/beta (the affine recipes)")
     group.add_argument("--checkpoint-every", type=int, help="steps between backups/checkpoints (10000)")
     group.add_argument("--eval-every", type=int, help="steps between validations (20000)")
     group.add_argument("--input-setting", help="model stem setting: 32x2, 8x8, 128x1, 32x4")

@@ -108,6 +108,11 @@ class _MultiWorkerModel(keras.Model):
     - each step's logs are averaged with `strategy.reduce("MEAN", v, axis=0)`,
       which rejects scalars; every log gets a leading axis of 1, so the same
       reduction becomes a plain mean over the workers.
+
+    The first needs Keras' private `_maybe_symbolic_build` overridden
+    (keras-team/keras#20585; Keras has no public hook there);
+    `tests/training/test_trainer.py` fails, naming this class, when an
+    upgrade changes the method or the `_symbolic_build` it calls.
     """
 
     def train_step(self, data):

@@ -29,8 +29,6 @@ from keras_nonlocal.tuning.tuners import TUNERS
 
 _MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 CONFIG_FILE = "search_config.json"
-# Settings that may change between runs of one search (the budget).
-_RESUMABLE_KEYS = ("max_trials",)
 
 DEFAULTS = dict(
     tuner="random", max_trials=6, epochs=6, backbone="tiny", learning_rate=1e-2,

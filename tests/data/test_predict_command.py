@@ -1,6 +1,5 @@
 import re
 
-import numpy as np
 import pytest
 
 from keras_nonlocal import cli
@@ -10,17 +9,9 @@ from tests.test_cli import assert_user_error
 from tests.test_cli import closed_port
 
 
-def _real_decode_predictions():
-    try:
-        from keras_nonlocal.applications import decode_predictions
-    except ImportError:
-        return None
-    return decode_predictions
-
-
 @pytest.fixture
 def injected(monkeypatch):
-    """A small random model in place of the zoo; real class names if available."""
+    """A small random model in place of the zoo, with the real class names."""
     built = {}
 
     def build(name, weights, input_shape=None, input_setting=None):
@@ -28,12 +19,6 @@ def injected(monkeypatch):
         return tiny_model(num_classes=400)
 
     monkeypatch.setattr(predict_command, "_build_model", build)
-    if _real_decode_predictions() is None:
-        def decode(preds, top):
-            order = np.argsort(-preds, axis=1)[:, :top]
-            return [[(int(i), f"class_{i}", float(p[i])) for i in row] for row, p in zip(order, preds)]
-
-        monkeypatch.setattr(predict_command, "_decode_predictions", decode)
     return built
 
 
@@ -121,14 +106,7 @@ def test_predict_reports_a_missing_weights_file(video_60, tmp_path, injected, ca
     assert_user_error(capsys.readouterr(), f"--weights {path}: no such file")
 
 
-def _real_model_or_skip():
-    applications = pytest.importorskip("keras_nonlocal.applications")
-    if not hasattr(applications, "get_model"):
-        pytest.skip("keras_nonlocal.applications.get_model is not available yet")
-
-
 def test_predict_without_network_is_an_error_not_a_traceback(video_60, tmp_path, monkeypatch, capsys):
-    _real_model_or_skip()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
     url = f"http://127.0.0.1:{closed_port()}/nl_i3d.weights.h5"
     status = cli.main(["predict", video_60, "--weights", url, "--frames", "8", "--crop-size", "32",
@@ -149,7 +127,6 @@ def test_predict_without_network_is_an_error_not_a_traceback(video_60, tmp_path,
     ],
 )
 def test_predict_with_a_bad_pkl_is_a_one_line_error(video_60, tmp_path, capsys, content):
-    _real_model_or_skip()
     import pickle
 
     if content is None:
@@ -164,7 +141,6 @@ def test_predict_with_a_bad_pkl_is_a_one_line_error(video_60, tmp_path, capsys, 
 
 
 def test_predict_with_the_real_builder_and_random_weights(video_60, capsys):
-    _real_model_or_skip()
     status = cli.main(
         ["predict", video_60, "--model", "nl_i3d_r50", "--weights", "none", "--views", "2x3",
          "--frames", "8", "--crop-size", "32", "--scale", "32"]

@@ -55,7 +55,13 @@ def package_modules(package="keras_nonlocal"):
     """Names of every module of the package."""
     root = importlib.import_module(package)
     names = [package]
-    for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
+    for info in pkgutil.walk_packages(root.__path__, prefix=package + ".", onerror=_raise):
         if info.name.rsplit(".", 1)[-1] != "__main__":
             names.append(info.name)
     return sorted(names)
+
+
+def _raise(name):
+    # `walk_packages` ignores a subpackage that fails to import (and all its
+    # modules with it) unless told otherwise.
+    raise ImportError(f"{name} failed to import while listing the package's modules")

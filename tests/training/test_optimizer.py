@@ -24,7 +24,11 @@ def test_weight_decay_applies_to_weights_and_biases_but_not_bn():
     before = [_np(v).copy() for v in model.trainable_variables]
     opt.apply([keras.ops.zeros_like(v) for v in model.trainable_variables], model.trainable_variables)
     after = {v.path: _np(v) for v in model.trainable_variables}
-    np.testing.assert_allclose(after["pred/kernel"], before[0] * 0.9, rtol=1e-6)
+    np.testing.assert_allclose(
+        after["pred/kernel"], before[0] * 0.9, rtol=1e-6,
+        err_msg="not w * (1 - lr * wd): if 0.81, Keras applied its decoupled weight decay too "
+                "(MomentumSGD._apply_weight_decay no longer overrides Keras' private method)",
+    )
     np.testing.assert_allclose(after["pred/bias"], before[1] * 0.9, rtol=1e-6)
     np.testing.assert_array_equal(after["res2_0_branch2a_bn/gamma"], before[2])
     np.testing.assert_array_equal(after["res2_0_branch2a_bn/beta"], before[3])
@@ -87,3 +91,35 @@ def test_bad_arguments_are_refused_by_name():
         MomentumSGD(momentum=1.5)
     with pytest.raises(ValueError, match="bn_weight_decay"):
         MomentumSGD(bn_weight_decay=-1)
+
+
+def test_weight_decay_attribute_is_the_l2_coefficient_applied_once():
+    opt = MomentumSGD(learning_rate=1.0, momentum=0.0, weight_decay=1e-4)
+    assert opt.weight_decay == 1e-4 == opt.l2
+    assert build_optimizer(get_recipe("kinetics400_32x2")).weight_decay == 1e-4
+    assert MomentumSGD.from_config(opt.get_config()).weight_decay == 1e-4
+    # Keras' decoupled decay reads the same attribute: it must not act as well.
+    w = keras.Variable(np.full(3, 2.0, "float32"), name="kernel")
+    opt.apply([keras.ops.zeros((3,))], [w])
+    np.testing.assert_allclose(_np(w), np.full(3, 2.0 - 2e-4), rtol=1e-7)
+    with pytest.raises(ValueError, match="bn_weight_decay"):
+        opt.exclude_from_weight_decay(var_names=["bias"])
+    with pytest.raises(AttributeError, match="l2"):
+        opt.weight_decay = 0.5
+
+
+def test_keras_private_variable_index_still_works():
+    # MomentumSGD.update_step finds a variable's slot with Keras' private
+    # `_get_variable_index` (no public lookup; keras-team/keras#21793): if an
+    # upgrade removes or changes it, this says so by name.
+    opt = MomentumSGD()
+    variables = [keras.Variable(np.zeros(2, "float32"), name=f"v{i}") for i in range(3)]
+    assert hasattr(opt, "_get_variable_index"), (
+        "keras.optimizers.Optimizer._get_variable_index is gone: update "
+        "keras_nonlocal/training/optimizer.py (MomentumSGD.update_step)"
+    )
+    opt.build(variables)
+    assert [opt._get_variable_index(v) for v in variables] == [0, 1, 2], (
+        "keras.optimizers.Optimizer._get_variable_index no longer gives the position in build(): "
+        "update keras_nonlocal/training/optimizer.py (MomentumSGD.update_step)"
+    )

@@ -94,12 +94,71 @@ def test_preset_weights_with_other_classes_get_a_new_head(monkeypatch):
     assert model.get_layer("pool5_dropout").rate == 0.5
 
 
-def test_freeze_bn_recipe_freezes_every_batch_norm():
-    model = build_model("nl_i3d_r50", classes=3, recipe=helpers.tiny_recipe(freeze_bn=True),
-                        **helpers.TINY_NL_MODEL_KWARGS)
-    bns = [l for l in model._flatten_layers(include_self=False) if isinstance(l, keras.layers.BatchNormalization)]
-    assert bns and not any(l.trainable for l in bns)
-    assert any("nonlocal" in l.path for l in bns)
+def _batch_norms(model):
+    return [l for l in model._flatten_layers(include_self=False)
+            if isinstance(l, keras.layers.BatchNormalization)]
+
+
+def _values(variables):
+    return [keras.ops.convert_to_numpy(v).copy() for v in variables]
+
+
+def test_freeze_bn_trains_gamma_and_beta_and_keeps_the_statistics():
+    # The official AffineNd: `_s` and `_b` are trained, only the statistics are fixed.
+    from keras_nonlocal.training import compile_model
+
+    recipe = helpers.tiny_recipe(freeze_bn=True, zero_init_residual=False, dropout_rate=0.0)
+    model = build_model("nl_i3d_r50", classes=3, recipe=recipe, **helpers.TINY_NL_MODEL_KWARGS)
+    bns = _batch_norms(model)
+    assert len(bns) > 10 and any("nonlocal" in bn.path for bn in bns)
+    assert all(bn.trainable for bn in bns)
+    trainable = {id(v) for v in model.trainable_weights}
+    assert all(id(bn.gamma) in trainable and id(bn.beta) in trainable for bn in bns)
+
+    compile_model(model, recipe)
+    clips, labels = helpers.learnable_clips(4)
+    # Statistics that a batch-statistics BN would move: the model's BNs start at 0 / 1.
+    stats = _values([v for bn in bns for v in (bn.moving_mean, bn.moving_variance)])
+    affine = _values([v for bn in bns for v in (bn.gamma, bn.beta)])
+    model.train_on_batch(clips, labels)
+
+    np.testing.assert_array_equal(
+        np.concatenate([a.ravel() for a in _values(
+            [v for bn in bns for v in (bn.moving_mean, bn.moving_variance)])]),
+        np.concatenate([a.ravel() for a in stats]),
+    )
+    moved = [not np.array_equal(before, after) for before, after in zip(
+        affine, _values([v for bn in bns for v in (bn.gamma, bn.beta)]))]
+    assert all(moved), [v.path for v, m in zip(
+        [v for bn in bns for v in (bn.gamma, bn.beta)], moved) if not m]
+
+
+def test_frozen_bn_model_computes_the_same_in_training_and_inference():
+    recipe = helpers.tiny_recipe(freeze_bn=True, dropout_rate=0.0)
+    model = build_model("nl_i3d_r50", classes=3, recipe=recipe, **helpers.TINY_NL_MODEL_KWARGS)
+    for bn in _batch_norms(model):
+        bn.moving_mean.assign(np.linspace(-1, 1, bn.moving_mean.shape[0]))
+        bn.moving_variance.assign(np.linspace(0.5, 2, bn.moving_variance.shape[0]))
+    clips, _ = helpers.learnable_clips(2)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(clips, training=True)),
+        keras.ops.convert_to_numpy(model(clips, training=False)),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_freeze_batch_norm_counts_and_is_idempotent():
+    from keras_nonlocal.training import freeze_batch_norm
+
+    inputs = keras.Input((4,))
+    bn = keras.layers.BatchNormalization()
+    model = keras.Model(inputs, bn(inputs))
+    assert freeze_batch_norm(model) == 1
+    assert freeze_batch_norm(model) == 1
+    x = np.random.default_rng(0).normal(3.0, 2.0, (8, 4)).astype("float32")
+    # `training=True`: inference mode all the same, moving statistics unchanged.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn(x, training=True)), x / np.sqrt(1 + 1e-3), rtol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(bn.moving_mean), np.zeros(4))
 
 
 def test_mixed_precision_trains_in_low_precision_and_restores_the_policy(tmp_path):
@@ -142,3 +201,40 @@ def test_zoo_name_without_classes_is_refused(tmp_path):
 def test_unknown_model_name_is_refused():
     with pytest.raises(ValueError, match="Unknown model name 'i4d'"):
         build_model("i4d", classes=3, recipe=helpers.tiny_recipe())
+
+
+def test_keras_private_symbolic_build_that_the_multi_worker_model_overrides_is_still_there():
+    # _MultiWorkerModel overrides Keras' private `_maybe_symbolic_build`
+    # (keras-team/keras#20585) and calls `_symbolic_build`: an upgrade that
+    # renames or reshapes either must fail here, by name, not in a cluster.
+    import inspect
+
+    from keras_nonlocal.training.trainer import _MultiWorkerModel
+
+    where = "keras_nonlocal.training.trainer._MultiWorkerModel (workaround for keras-team/keras#20585)"
+    for name in ("_maybe_symbolic_build", "_symbolic_build"):
+        assert callable(getattr(keras.Model, name, None)), (
+            f"keras {keras.__version__} has no keras.Model.{name}: update {where}"
+        )
+    ours = inspect.signature(_MultiWorkerModel._maybe_symbolic_build).parameters
+    theirs = inspect.signature(keras.Model._maybe_symbolic_build).parameters
+    assert list(theirs) == list(ours), (
+        f"keras {keras.__version__}: Model._maybe_symbolic_build{inspect.signature(keras.Model._maybe_symbolic_build)} "
+        f"changed: update {where}"
+    )
+    assert "data_batch" in inspect.signature(keras.Model._symbolic_build).parameters, (
+        f"keras {keras.__version__}: Model._symbolic_build takes no `data_batch`: update {where}"
+    )
+
+
+def test_freeze_batch_norm_refuses_a_layer_whose_call_takes_no_training_argument():
+    from keras_nonlocal.training import freeze_batch_norm
+
+    class NoTraining(keras.layers.BatchNormalization):
+        def call(self, inputs):
+            return inputs
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, NoTraining(name="my_bn")(inputs))
+    with pytest.raises(TypeError, match="'my_bn'.*no `training` argument"):
+        freeze_batch_norm(model)

@@ -89,3 +89,49 @@ def test_objectives():
         parse_objective("val_f1")
     with pytest.raises(ValueError, match="direction"):
         parse_objective("val_loss:down")
+
+
+@pytest.mark.parametrize("name", ["random", "bayesian", "hyperband", "grid"])
+def test_space_discovery_declares_without_building_a_model(tmp_path, name):
+    from keras_nonlocal.tuning import NonLocalHyperModel
+
+    hypermodel = NonLocalHyperModel("tiny")
+    builds = []
+    hypermodel.build_candidate = lambda candidate: builds.append(candidate)
+    tuner = make_tuner(hypermodel, name, max_trials=3, max_epochs=2, directory=tmp_path, verbose=False)
+    assert builds == []
+    # ... while the tuner knows every hyperparameter, conditional branches included.
+    names = {hp.name for hp in tuner.oracle.hyperparameters.space}
+    assert "nl_blocks" in names and len(names) > 1
+    assert not hypermodel._declaring_only
+
+
+def test_reference_configurations_come_first_in_every_tuner(tmp_path):
+    # Through the oracles' public `populate_space`: two references, then sampling.
+    for name in ("random", "bayesian", "hyperband"):
+        hypermodel = _SpaceOnly()
+        hypermodel.initial_values = [{"nl_blocks": "0"}, {"nl_blocks": "1"}]
+        tuner = make_tuner(hypermodel, name, max_trials=4, max_epochs=4, directory=tmp_path,
+                           project_name=name, initial_points=3, verbose=False)
+        trials = drive(tuner, 4, lambda c: 0.5)
+        assert [c.blocks for _, c in trials[:2]] == ["0", "1"], name
+        assert len(trials) == 4
+
+
+def test_hyperband_constructor_still_only_builds_its_oracle(tmp_path):
+    # _HyperbandTuner gives keras_tuner.Hyperband its own oracle by calling
+    # Tuner.__init__ directly (keras-tuner has no public way). This holds only
+    # while Hyperband.__init__ sets nothing but the oracle.
+    from keras_nonlocal.tuning.tuners import _HyperbandOracle
+
+    public = keras_tuner.Hyperband(hypermodel=_SpaceOnly(), objective="val_accuracy", max_epochs=4,
+                                   directory=tmp_path, project_name="public")
+    ours = make_tuner(_SpaceOnly(), "hyperband", max_epochs=4, directory=tmp_path, project_name="ours",
+                      verbose=False)
+    ours_attributes = set(vars(ours)) - {"print_trials"}
+    assert set(vars(public)) == ours_attributes, (
+        f"keras_tuner {keras_tuner.__version__}: Hyperband.__init__ now sets "
+        f"{sorted(set(vars(public)) ^ ours_attributes)}, which "
+        "keras_nonlocal.tuning.tuners._HyperbandTuner skips; update it"
+    )
+    assert isinstance(ours.oracle, _HyperbandOracle) and isinstance(ours, keras_tuner.Hyperband)
