@@ -30,3 +30,53 @@ def test_a_model_saved_before_the_quantization_change_loads_and_gives_its_output
     # The blocks are not the identity: a load that left weights at their
     # initial values would give the inputs back.
     assert np.abs(recorded["output_0"] - recorded["input_video"]).max() > 0.1
+
+
+def test_every_class_is_registered_under_the_package_name():
+    from keras_nonlocal import layers
+
+    for name in ("NonLocalBlock", "GaussianNonLocal", "EmbeddedGaussianNonLocal",
+                 "DotProductNonLocal", "ConcatenationNonLocal", "Affine"):
+        cls = getattr(layers, name)
+        assert keras.saving.get_registered_name(cls) == f"keras_nonlocal>{name}"
+        assert keras.saving.get_registered_object(f"keras_nonlocal>{name}") is cls
+
+
+_LOAD = """
+import sys
+import keras
+if sys.argv[2] == "import":
+    import keras_nonlocal
+try:
+    keras.saving.load_model(sys.argv[1])
+except Exception as error:
+    print("ERROR", error)
+else:
+    print("LOADED")
+"""
+
+
+def _load_in_fresh_process(path, with_import):
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD, path, "import" if with_import else "none"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=root,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_loading_needs_the_package_imported_and_the_error_names_it():
+    # Keras finds a custom class only once its module has registered it; the
+    # error then names the registered name, `keras_nonlocal>NonLocalBlock`.
+    path = os.path.join(FIXTURES, "saved_blocks.keras")
+    without = _load_in_fresh_process(path, with_import=False)
+    assert "ERROR" in without
+    assert "Could not locate class 'NonLocalBlock'" in without
+    assert "keras_nonlocal>NonLocalBlock" in without
+    assert "LOADED" in _load_in_fresh_process(path, with_import=True)
