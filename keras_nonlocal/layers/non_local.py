@@ -624,7 +624,8 @@ class NonLocalBlock(keras.layers.Layer):
             config: an optional `keras.quantizers.QuantizationConfig`.
 
         Raises:
-            ValueError: for another mode, or a block that is not built.
+            ValueError: for another mode (Keras itself refuses a block that
+                is not built).
 
         Example:
 
@@ -636,11 +637,6 @@ class NonLocalBlock(keras.layers.Layer):
         'int8'
         """
         check_quantization_mode(mode, self.name)
-        if not self.built:
-            raise ValueError(
-                f"NonLocalBlock {self.name!r} is not built; build it (call it on an "
-                "input) before quantizing it."
-            )
         for layer in self._projections():
             layer.quantize(mode, config=config)
 

@@ -137,8 +137,18 @@ def test_a_block_quantizes_on_its_own():
 
 
 def test_an_unbuilt_block_is_not_quantized():
-    with pytest.raises(ValueError, match="not built"):
+    with pytest.raises(ValueError, match="Layer 'nonlocal_conv3_1' .* is not built"):
         NonLocalBlock(name="nonlocal_conv3_1").quantize("int8")
+
+
+def test_a_block_refuses_calibrated_modes_on_its_own():
+    block = NonLocalBlock(name="nonlocal_conv3_1")
+    block.build((None, 2, 6, 6, 16))
+    config = keras.quantizers.GPTQConfig(
+        dataset=["a clip"], tokenizer=lambda text: np.zeros((1, 4), "int32")
+    )
+    with pytest.raises(ValueError, match="NonLocalBlock 'nonlocal_conv3_1' supports"):
+        block.quantize(config=config)
 
 
 @pytest.mark.parametrize("config_class", ["GPTQConfig", "AWQConfig"])
