@@ -271,6 +271,21 @@ class NonLocalBlock(keras.layers.Layer):
                 )
         return self.pool_size
 
+    def _sublayer_policy(self, name):
+        """The dtype policy of the sublayer `name`, created in `build`.
+
+        A block loaded quantized has a `DTypePolicyMap` (its config's
+        `dtype`); each sublayer gets its own entry rather than the map, since
+        Keras' `Dense` reads `dtype_policy.quantization_mode` when it saves
+        its variables, which for a map is the map's default.
+        """
+        policy = self.dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            # A sublayer's path is its name under the block's, as `build`
+            # runs in the block's name scope.
+            return policy[f"{self.path}/{name}"]
+        return policy
+
     def _dense(self, units, name, kernel_initializer=None):
         layer = Projection(
             units,
@@ -278,7 +293,7 @@ class NonLocalBlock(keras.layers.Layer):
             kernel_initializer=kernel_initializer or self.kernel_initializer,
             bias_initializer=self.bias_initializer,
             kernel_regularizer=self.kernel_regularizer,
-            dtype=self.dtype_policy,
+            dtype=self._sublayer_policy(name),
             name=name,
         )
         return layer
@@ -344,12 +359,14 @@ class NonLocalBlock(keras.layers.Layer):
                 momentum=self.bn_momentum,
                 epsilon=self.bn_epsilon,
                 gamma_initializer="zeros",
-                dtype=self.dtype_policy,
+                dtype=self._sublayer_policy("bn"),
                 name="bn",
             )
             self.bn.build((None,) * (rank - 1) + (channels,))
         elif self.norm == "affine":
-            self.bn = Affine(gamma_initializer="zeros", dtype=self.dtype_policy, name="bn")
+            self.bn = Affine(
+                gamma_initializer="zeros", dtype=self._sublayer_policy("bn"), name="bn"
+            )
             self.bn.build((None, channels))
 
     # ------------------------------------------------------------------ call
