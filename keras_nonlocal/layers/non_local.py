@@ -13,6 +13,9 @@ from keras_nonlocal.layers.pairwise import MODES
 from keras_nonlocal.layers.pairwise import SOFTMAX_MODES
 from keras_nonlocal.layers.pairwise import non_local_attention
 from keras_nonlocal.layers.pairwise import pairwise_weights
+from keras_nonlocal.layers.quantization import Projection
+from keras_nonlocal.layers.quantization import check_quantization_mode
+from keras_nonlocal.layers.quantization import quantized_policy_map
 
 NORMS = ("batch_norm", "affine", None)
 
@@ -268,13 +271,29 @@ class NonLocalBlock(keras.layers.Layer):
                 )
         return self.pool_size
 
+    def _sublayer_policy(self, name):
+        """The dtype policy of the sublayer `name`, created in `build`.
+
+        A block loaded quantized has a `DTypePolicyMap` (its config's
+        `dtype`); each sublayer gets its own entry rather than the map, since
+        Keras' `Dense` reads `dtype_policy.quantization_mode` when it saves
+        its variables, which for a map is the map's default.
+        """
+        policy = self.dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            # A sublayer's path is its name under the block's, as `build`
+            # runs in the block's name scope.
+            return policy[f"{self.path}/{name}"]
+        return policy
+
     def _dense(self, units, name, kernel_initializer=None):
-        layer = keras.layers.Dense(
+        layer = Projection(
             units,
+            block_name=self.name,
             kernel_initializer=kernel_initializer or self.kernel_initializer,
             bias_initializer=self.bias_initializer,
             kernel_regularizer=self.kernel_regularizer,
-            dtype=self.dtype_policy,
+            dtype=self._sublayer_policy(name),
             name=name,
         )
         return layer
@@ -311,6 +330,8 @@ class NonLocalBlock(keras.layers.Layer):
                     f"group_size={self.group_size} must be a multiple of the "
                     f"temporal pool size {self._pool[0]}."
                 )
+            time_axis = 1 if self.data_format == "channels_last" else 2
+            self._check_frames(input_shape[time_axis], f"input_shape={tuple(input_shape)}")
         inner = self.inner_channels or max(channels // 2, 1)
         self._channels = channels
         self._inner = inner
@@ -338,12 +359,14 @@ class NonLocalBlock(keras.layers.Layer):
                 momentum=self.bn_momentum,
                 epsilon=self.bn_epsilon,
                 gamma_initializer="zeros",
-                dtype=self.dtype_policy,
+                dtype=self._sublayer_policy("bn"),
                 name="bn",
             )
             self.bn.build((None,) * (rank - 1) + (channels,))
         elif self.norm == "affine":
-            self.bn = Affine(gamma_initializer="zeros", dtype=self.dtype_policy, name="bn")
+            self.bn = Affine(
+                gamma_initializer="zeros", dtype=self._sublayer_policy("bn"), name="bn"
+            )
             self.bn.build((None, channels))
 
     # ------------------------------------------------------------------ call
@@ -362,15 +385,31 @@ class NonLocalBlock(keras.layers.Layer):
         return max(AUTO_CHUNK_ELEMENTS // m, 64)
 
     def _max_pool(self, x):
+        """Keys and values: `x` max-pooled by `pool_size`, channels last.
+
+        An axis of size `s` pooled by `p` keeps `s // p` positions (the last
+        `s % p` are dropped, as by the official block), except that an axis
+        shorter than its pool keeps one: the maximum over the whole axis, a
+        window padded past the axis' end. Where `s` is known when the call
+        is traced the pool is shortened to `s`; where it is not (TensorFlow
+        graphs with `None` dimensions) the axis is padded with `-inf` up to
+        `p` (no padding, and no copy, when `s >= p`).
+        """
+        sizes = x.shape[1:-1]
+        pool = tuple(
+            p if s is None else max(min(p, s), 1) for s, p in zip(sizes, self._pool)
+        )
+        if all(p == 1 for p in pool):
+            return x
         # TensorFlow's CPU MaxPool3D has no float16 kernel; a maximum is exact
         # in float32, so pool there and cast back.
         half = keras.backend.standardize_dtype(x.dtype) == "float16"
+        pooled = ops.cast(x, "float32") if half else x
+        short = [i for i, (s, p) in enumerate(zip(sizes, pool)) if s is None and p > 1]
+        if short:
+            pooled = _pad_to_pool(pooled, pool, short)
         pooled = ops.max_pool(
-            ops.cast(x, "float32") if half else x,
-            self._pool,
-            strides=self._pool,
-            padding="valid",
-            data_format="channels_last",
+            pooled, pool, strides=pool, padding="valid", data_format="channels_last"
         )
         return ops.cast(pooled, x.dtype) if half else pooled
 
@@ -406,7 +445,21 @@ class NonLocalBlock(keras.layers.Layer):
         kernel, bias = self._scaled_theta(scale)
         return linear(x, kernel, bias)
 
+    def _check_frames(self, frames, received):
+        """Raises unless `group_size` divides a known number of frames."""
+        if frames is not None and frames % self.group_size:
+            raise ValueError(
+                f"NonLocalBlock {self.name!r}: group_size={self.group_size} must divide "
+                f"the number of frames, but the input has {frames} frames ({received}). "
+                "Use a group size that divides the clip length, or group_size=None."
+            )
+
     def _group(self, x):
+        frames = x.shape[1]
+        if frames is not None:
+            self._check_frames(frames, f"input shape {tuple(x.shape)}")
+        else:
+            x = _assert_frames_divisible(x, self.group_size, self.name)
         shape = ops.shape(x)
         grouped = ops.reshape(x, (-1, self.group_size) + tuple(shape[2:]))
         return grouped, shape
@@ -464,9 +517,32 @@ class NonLocalBlock(keras.layers.Layer):
         if self.group_size is not None:
             x, ungrouped_shape = self._group(x)
 
-        pooled = self._max_pool(x) if any(p != 1 for p in self._pool) else x
+        pooled = self._max_pool(x)
         queries, unfold_info = geometry.fold(x, self._axes)
         keys, _ = geometry.fold(pooled, self._axes)
+        if self._projections_quantized():
+            z, attention = self._call_projections(x, queries, keys, unfold_info, training)
+        else:
+            z, attention = self._call_folded(x, queries, keys, unfold_info, training)
+
+        if self.group_size is not None:
+            z = ops.reshape(z, ungrouped_shape)
+        if self.data_format == "channels_first":
+            z = ops.moveaxis(z, -1, 1)
+        if self.return_attention:
+            return z, attention
+        return z
+
+    def _call_folded(self, x, queries, keys, unfold_info, training):
+        """The block with its weights read and multiplied as it pays.
+
+        Reads the projections' kernels: the logit scale is folded into
+        `theta`, `phi` and `g` share one GEMM, the normalisation is folded
+        into `W`, and `theta` and `W` move onto the keys where that is
+        cheaper.
+        Returns `(z, attention)` (`attention` is `None` unless asked for).
+        """
+        attention = None
         reassociate = self._reassociates(queries.shape[1], keys.shape[1])
         q, k, v, scale, key_bias = self._attention_inputs(queries, keys, reassociate)
         out_kernel, out_bias, batch_norm = folded_output_projection(
@@ -505,14 +581,81 @@ class NonLocalBlock(keras.layers.Layer):
             y = bias_add(y, out_bias) if reassociate else linear(y, out_kernel, out_bias)
             out = geometry.unfold(y, unfold_info)
         z = x + out if self.residual else out
+        return z, attention
 
-        if self.group_size is not None:
-            z = ops.reshape(z, ungrouped_shape)
-        if self.data_format == "channels_first":
-            z = ops.moveaxis(z, -1, 1)
+    def _projections(self):
+        names = ("g", "out") if self.mode == "gaussian" else ("theta", "phi", "g", "out")
+        return [getattr(self, name) for name in names]
+
+    def _projections_quantized(self):
+        return any(layer.quantization_mode is not None for layer in self._projections())
+
+    def _call_projections(self, x, queries, keys, unfold_info, training):
+        """The block with its projections called as layers.
+
+        A quantized `Dense` multiplies by its quantized kernel in its own
+        call; its `kernel` holds integers that only that call rescales. So
+        a quantized block calls `theta`, `phi`, `g` and `out` and applies
+        its normalisation after `out`, without the rewrites of
+        `_call_folded`. Returns `(z, attention)`.
+        """
+        scale = self._scale() if self.mode in SOFTMAX_MODES else 1.0
+        if self.mode == "gaussian":
+            q, k = queries, keys
+        else:
+            q, k = self.theta(queries), self.phi(keys)
+        v = self.g(keys)
+        concat_kernel = self.concat_kernel if self.mode == "concatenation" else None
+        attention = None
         if self.return_attention:
-            return z, attention
-        return z
+            attention = pairwise_weights(self.mode, q, k, scale, concat_kernel)
+            y = ops.matmul(attention, v)
+        else:
+            y = non_local_attention(
+                self.mode,
+                q,
+                k,
+                v,
+                scale=scale,
+                concat_kernel=concat_kernel,
+                chunk_size=self._chunk_size(q, k),
+                use_fused=self.use_fused,
+            )
+        out = geometry.unfold(self.out(y), unfold_info)
+        if self.norm is not None:
+            out = self.bn(out, training=training)
+        z = x + out if self.residual else out
+        return z, attention
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantizes the block's `theta`, `phi`, `g` and `out` projections.
+
+        `keras.Model.quantize` quantizes them itself (they are the model's
+        leaf layers); this method does the same for a block on its own. The
+        normalisation and the concatenation's `w_f` stay in float.
+
+        Args:
+            mode: `"int8"`, `"int4"` or `"float8"`; other Keras modes
+                (`"gptq"`, `"awq"`) are refused.
+            type_check: unused; Keras passes it.
+            config: an optional `keras.quantizers.QuantizationConfig`.
+
+        Raises:
+            ValueError: for another mode (Keras itself refuses a block that
+                is not built).
+
+        Example:
+
+        >>> import numpy as np
+        >>> block = NonLocalBlock()
+        >>> block.build((None, 4, 8, 8, 16))
+        >>> block.quantize("int8")
+        >>> block.theta.quantization_mode
+        'int8'
+        """
+        check_quantization_mode(mode, self.name)
+        for layer in self._projections():
+            layer.quantize(mode, config=config)
 
     def compute_output_shape(self, input_shape):
         if not self.return_attention:
@@ -521,6 +664,13 @@ class NonLocalBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        if self.built:
+            policy_map = quantized_policy_map(self.dtype_policy, self._projections())
+            if policy_map is not None:
+                # The projections' quantized policies, by path: a loaded
+                # block builds them quantized (keras-hub's layers do the
+                # same), so their integer weights load.
+                config["dtype"] = keras.dtype_policies.serialize(policy_map)
         config.update(
             {
                 "mode": self.mode,
@@ -544,6 +694,48 @@ class NonLocalBlock(keras.layers.Layer):
             }
         )
         return config
+
+
+def _pad_to_pool(x, pool, axes):
+    """Pads each of `axes` (spatio-temporal indices) with `-inf` up to its pool.
+
+    For sizes known only when the graph runs: an axis shorter than its pool
+    then gets one window, its maximum.
+    """
+    shape = ops.shape(x)
+    widths = [[0, 0] for _ in x.shape]
+    for i in axes:
+        widths[i + 1] = [0, ops.maximum(pool[i] - shape[i + 1], 0)]
+    padded = ops.pad(x, widths, constant_values=float("-inf"))
+    if keras.backend.backend() == "tensorflow":
+        # Padding by a tensor loses every static size; only `axes` changed.
+        padded.set_shape(x.shape)
+    return padded
+
+
+def _assert_frames_divisible(x, group_size, name):
+    """`x`, after a run-time check that `group_size` divides its frames.
+
+    Only a TensorFlow graph has a frame count unknown when the call is
+    traced; the check then fails with a readable `InvalidArgumentError`
+    (XLA compiles it away, and the reshape that follows fails instead).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    frames = tf.shape(x)[1]
+    check = tf.debugging.Assert(
+        tf.equal(frames % group_size, 0),
+        [
+            # No quotes: TensorFlow escapes them in the message.
+            f"NonLocalBlock {name}: group_size={group_size} must divide the number "
+            "of frames; frames received:",
+            frames,
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
 
 
 class _FixedModeNonLocal(NonLocalBlock):

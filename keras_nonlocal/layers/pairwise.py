@@ -23,6 +23,7 @@ from keras import ops
 from keras_nonlocal.layers.softmax_attention import balanced_chunks
 from keras_nonlocal.layers.softmax_attention import chunked_softmax_attention
 from keras_nonlocal.layers.softmax_attention import softmax_attention
+from keras_nonlocal.layers.softmax_attention import softmax_over_keys
 
 MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
 SOFTMAX_MODES = ("gaussian", "embedded_gaussian")
@@ -86,8 +87,8 @@ def pairwise_weights(mode, q, k, scale=1.0, concat_kernel=None, key_bias=None):
             logits = logits + ops.expand_dims(key_bias, 1)
         # Softmax always runs in float32, whatever the compute dtype.
         if keras.backend.standardize_dtype(logits.dtype) != "float32":
-            return ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), q.dtype)
-        return ops.softmax(logits, axis=-1)
+            return ops.cast(softmax_over_keys(ops.cast(logits, "float32")), q.dtype)
+        return softmax_over_keys(logits)
     if mode == "dot_product":
         products = ops.einsum("bnd,bmd->bnm", q, k)
         if key_bias is not None:

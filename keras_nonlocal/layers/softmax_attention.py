@@ -133,6 +133,30 @@ def _logits(q, k, key_bias):
     return logits if key_bias is None else logits + ops.expand_dims(key_bias, 1)
 
 
+def softmax_over_keys(logits):
+    """`softmax(logits)` over the last (key) axis.
+
+    A single key gets the weight 1 without a softmax: Keras' `softmax` warns
+    about an axis of size 1, which is no mistake here (an input whose
+    pooled axes all have one position has one key).
+
+    Args:
+        logits: `(batch, N, M)` tensor.
+
+    Returns:
+        The weights, rows summing to 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> keras.ops.convert_to_numpy(softmax_over_keys(np.zeros((1, 2, 1), "float32")))[0, :, 0]
+    array([1., 1.], dtype=float32)
+    """
+    if logits.shape[-1] == 1:
+        return ops.ones_like(logits)
+    return ops.softmax(logits, axis=-1)
+
+
 def _chunked_attention(q, k, v, key_bias, chunk_size):
     n = ops.shape(q)[1]
     num_chunks, chunk_size = balanced_chunks(n, chunk_size)
@@ -223,7 +247,7 @@ def softmax_attention(q, k, v, key_bias=None):
         key_bias = ops.cast(key_bias, "float32")
 
     def forward_with_gradient(q, k, v, key_bias):
-        weights = ops.softmax(_logits(q, k, key_bias), axis=-1)
+        weights = softmax_over_keys(_logits(q, k, key_bias))
         cast_weights = ops.cast(weights, v.dtype)
         y = ops.matmul(cast_weights, v)
 

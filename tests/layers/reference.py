@@ -10,9 +10,12 @@ import numpy as np
 
 
 def max_pool(x, pool):
-    """Max-pools a channels-last array `(batch, s_1, ..., s_k, C)`, floor mode."""
+    """Max-pools a channels-last array `(batch, s_1, ..., s_k, C)`, floor mode.
+
+    An axis shorter than its pool gets one window, cut at the axis' end.
+    """
     spatial = x.shape[1:-1]
-    out_shape = tuple(s // p for s, p in zip(spatial, pool))
+    out_shape = tuple(max(s // p, 1) for s, p in zip(spatial, pool))
     out = np.empty((x.shape[0],) + out_shape + (x.shape[-1],), x.dtype)
     for idx in itertools.product(*[range(s) for s in out_shape]):
         window = tuple(slice(i * p, (i + 1) * p) for i, p in zip(idx, pool))
