@@ -55,7 +55,8 @@ def nonlocal_macs(layer, input_shape):
         groups_from_time = int(input_shape[1]) // layer.group_size
     else:
         groups_from_time = 1
-    pooled = [s // p for s, p in zip(sizes, pool)]
+    # An axis shorter than its pool keeps one key (NonLocalBlock._max_pool).
+    pooled = [max(s // p, 1) for s, p in zip(sizes, pool)]
     positions = math.prod(sizes)
     pooled_positions = math.prod(pooled)
     queries = math.prod(sizes[a] for a in axes)

@@ -77,6 +77,8 @@ def _key_pool(block, spatial_shape, pooled_shape):
             sizes.append(1)
         elif m == n // p:
             sizes.append(p)
+        elif m == 1 and n < p:  # an axis shorter than its pool keeps one key
+            sizes.append(n)
         else:  # pragma: no cover - a pooling the block does not do
             raise ValueError(f"Unexpected pooled size {m} of an axis of size {n} (pool {p}).")
     return tuple(sizes)
@@ -166,7 +168,7 @@ def attention_rows(block, inputs, queries, batch_index=0):
     spatial_shape = tuple(int(n) for n in x.shape[1:-1])
     queries = _check_queries(queries, spatial_shape, int(x.shape[0]), batch_index)
     example = x[batch_index : batch_index + 1]
-    pooled = block._max_pool(example) if any(p != 1 for p in block._pool) else example
+    pooled = block._max_pool(example)
     pooled_shape = tuple(int(n) for n in pooled.shape[1:-1])
     key_size = _key_pool(block, spatial_shape, pooled_shape)
     rows = []

@@ -42,6 +42,7 @@ CASES = [
     dict(shape=(1, 4, 6, 6, 8), kwargs={"sub_sample": False}),
     dict(shape=(1, 7, 6, 6), kwargs={}),
     dict(shape=(1, 9, 6), kwargs={}),
+    dict(shape=(1, 4, 1, 3, 8), kwargs={}),  # axes shorter than their pool keep one key
 ]
 
 
