@@ -14,6 +14,10 @@ import numpy as np
 
 ARROWS, HEAT = "arrows", "heat"
 STYLES = (ARROWS, HEAT)
+# Keys weighing less than this fraction of the query's largest weight are not
+# drawn: a softmax that put all its mass on one key would otherwise still get
+# `top_k - 1` arrows to keys of weight 1e-20.
+MIN_DRAWN_FRACTION = 0.01
 
 
 def _pyplot():
@@ -94,6 +98,13 @@ def _heat_limits(attention_map):
     return "coolwarm", -bound, bound
 
 
+def _drawn_keys(attention_map, top_k):
+    """The `top_k` strongest keys, without those under MIN_DRAWN_FRACTION of the best."""
+    top = attention_map.top_keys(top_k)
+    best = max(abs(w) for _, w in top) or 1.0
+    return [(c, w) for c, w in top if abs(w) >= MIN_DRAWN_FRACTION * best], best
+
+
 def _check_style(style, top_k):
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}; received style={style!r}.")
@@ -108,7 +119,8 @@ def plot_clip_attention(frames, maps, top_k=8, style=ARROWS, max_frames=8):
         frames: the clip the model sees, `(T, H, W, C)` (uint8, or floats
             stretched for display).
         maps: `AttentionMap`s of that clip (`(t, y, x)` coordinates).
-        top_k: arrows (or outlined keys) per query.
+        top_k: arrows (or outlined keys) per query, at most; keys under
+            `MIN_DRAWN_FRACTION` of the query's largest weight are left out.
         style: `"arrows"` (query to its `top_k` keys) or `"heat"` (the
             weights over every frame, the `top_k` keys outlined).
         max_frames: frames per row; longer clips show the query's frame, the
@@ -147,8 +159,7 @@ def plot_clip_attention(frames, maps, top_k=8, style=ARROWS, max_frames=8):
         query_ax = axes[row, frame_ids.index(query_t)]
         _outline(query_ax, attention_map.query[1:])
         qy, qx = attention_map.query_center[1:]
-        top = attention_map.top_keys(top_k)
-        best = max(abs(w) for _, w in top) or 1.0
+        top, best = _drawn_keys(attention_map, top_k)
         for (kt, ky, kx), weight in top:
             kt = int(kt)
             if kt not in frame_ids:
@@ -173,7 +184,11 @@ def plot_clip_attention(frames, maps, top_k=8, style=ARROWS, max_frames=8):
             f"query t={query_t}\ny={attention_map.query[1][0]}, x={attention_map.query[2][0]}",
             fontsize=8,
         )
-    fig.suptitle(f"{_caption(maps[0])}; top {top_k} keys", fontsize=9)
+    fig.suptitle(
+        f"{_caption(maps[0])}; top {top_k} keys (those under "
+        f"{MIN_DRAWN_FRACTION:.0%} of the largest not drawn)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -201,7 +216,7 @@ def plot_image_attention(image, maps, top_k=8, style=HEAT):
             ax.imshow(attention_map.heatmap(), cmap=cmap, vmin=vmin, vmax=vmax, alpha=0.55)
         _outline(ax, attention_map.query)
         qy, qx = attention_map.query_center
-        for (ky, kx), weight in attention_map.top_keys(top_k):
+        for (ky, kx), weight in _drawn_keys(attention_map, top_k)[0]:
             if style == ARROWS:
                 ax.annotate(
                     "", xy=(kx, ky), xytext=(qx, qy),
