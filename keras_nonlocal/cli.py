@@ -17,6 +17,7 @@ _COMMANDS = {
     "tune": ("keras_nonlocal.tuning.tune_command", "search non-local block placement with keras-tuner"),
     "train": ("keras_nonlocal.training.train_command", "train a zoo model with the paper's recipe"),
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
+    "train-denoiser": ("keras_nonlocal.denoising.train_command", "train a non-local image denoiser on a folder of images"),
 }
 
 

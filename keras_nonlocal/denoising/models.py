@@ -30,7 +30,6 @@ import keras
 from keras import ops
 
 from keras_nonlocal.denoising.windows import WindowedNonLocal
-from keras_nonlocal.layers import NonLocalBlock
 
 NONLOCAL_MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
 
@@ -387,9 +386,7 @@ def _nonlocal_block(config, index, name):
         "norm": "batch_norm",
         "chunk_size": config.chunk_size,
     }
-    if config.nonlocal_window is None:
-        return NonLocalBlock(name=name, **block_config)
-    shift = (config.nonlocal_window // 2) if index % 2 else 0
+    shift = (config.nonlocal_window // 2) if index % 2 and config.nonlocal_window else 0
     return WindowedNonLocal(
         window_size=config.nonlocal_window, shift=shift, block_config=block_config, name=name
     )
@@ -440,7 +437,7 @@ def build_denoiser(config="nl_dncnn", name=None):
     # starts from the identity instead of from a large random residual.
     h = keras.layers.Conv2D(
         config.channels * f * f, 3, padding="same",
-        kernel_initializer=keras.initializers.VarianceScaling(0.01), name=f"conv{config.depth - 1}",
+        kernel_initializer=keras.initializers.VarianceScaling(1e-4), name=f"conv{config.depth - 1}",
     )(h)
     noise = CropToReference(name="crop")([PixelShuffle(f, name="shuffle")(h), x])
     clean = keras.layers.Subtract(name="residual")([x, noise])

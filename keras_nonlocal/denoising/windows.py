@@ -20,18 +20,33 @@ from keras_nonlocal.layers import NonLocalBlock
 
 def _windows_along(size, window_size):
     """`(count, length, padding)` of balanced windows along one axis."""
+    if window_size is None:
+        return 1, size, 0
     count = (size + window_size - 1) // window_size
     length = (size + count - 1) // count
     return count, length, count * length - size
+
+
+def _extend_to(x, axis, size, minimum):
+    """Repeats the last slice of `axis` until it holds at least `minimum`."""
+    # A Python int on JAX and PyTorch (static shapes), a tensor in a
+    # TensorFlow graph with unknown sizes.
+    missing = max(minimum - size, 0) if isinstance(size, int) else ops.maximum(minimum - size, 0)
+    last = x[:, -1:] if axis == 1 else x[:, :, -1:]
+    return ops.concatenate([x, ops.repeat(last, missing, axis=axis)], axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="keras_nonlocal")
 class WindowedNonLocal(keras.layers.Layer):
     """A `NonLocalBlock` applied within windows of a `(B, H, W, C)` feature map.
 
+    A map smaller than the block's pool size (whose keys would be empty) is
+    first extended by repeating its last row or column.
+
     Args:
-        window_size: the largest window side, in positions. An image no
-            larger than a window is attended as a whole.
+        window_size: the largest window side, in positions, or `None` for
+            one window: the whole map (global attention). A map no larger
+            than a window is attended as a whole.
         shift: roll the map by this many positions along both axes before
             cutting the windows (and back afterwards); 0 for none.
         block_config: arguments of the inner `NonLocalBlock` (its
@@ -56,14 +71,19 @@ class WindowedNonLocal(keras.layers.Layer):
 
     def __init__(self, window_size=32, shift=0, block_config=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(window_size, int) or isinstance(window_size, bool) or window_size < 1:
+        if window_size is not None and (
+            not isinstance(window_size, int) or isinstance(window_size, bool) or window_size < 1
+        ):
             raise ValueError(
-                f"`window_size` must be an integer >= 1. Received: window_size={window_size!r}"
+                "`window_size` must be None or an integer >= 1. "
+                f"Received: window_size={window_size!r}"
             )
-        if not isinstance(shift, int) or isinstance(shift, bool) or not 0 <= shift < window_size:
+        if not isinstance(shift, int) or isinstance(shift, bool) or shift < 0 or (
+            shift and (window_size is None or shift >= window_size)
+        ):
             raise ValueError(
-                f"`shift` must be an integer in [0, window_size={window_size}). "
-                f"Received: shift={shift!r}"
+                f"`shift` must be an integer in [0, window_size={window_size}) (0 without "
+                f"windows). Received: shift={shift!r}"
             )
         block_config = dict(block_config or {})
         if block_config.get("data_format", "channels_last") != "channels_last":
@@ -81,10 +101,10 @@ class WindowedNonLocal(keras.layers.Layer):
                 f"input_shape={tuple(input_shape)}."
             )
         self.block.build((None, None, None, input_shape[-1]))
+        pool = self.block.pool_size if self.block.sub_sample else None
+        self._min_size = 2 if pool is None and self.block.sub_sample else max(pool or (1,))
 
-    def _partition(self, x):
-        shape = ops.shape(x)
-        height, width = shape[1], shape[2]
+    def _partition(self, x, height, width):
         rows, row_length, pad_h = _windows_along(height, self.window_size)
         cols, col_length, pad_w = _windows_along(width, self.window_size)
         x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
@@ -104,13 +124,19 @@ class WindowedNonLocal(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x = inputs
+        shape = ops.shape(x)
+        height, width = shape[1], shape[2]
+        if self._min_size > 1:
+            x = _extend_to(x, 1, height, self._min_size)
+            x = _extend_to(x, 2, width, self._min_size)
+            shape = ops.shape(x)
         if self.shift:
             x = ops.roll(x, (-self.shift, -self.shift), axis=(1, 2))
-        windows, layout = self._partition(x)
+        windows, layout = self._partition(x, shape[1], shape[2])
         x = self._merge(self.block(windows, training=training), layout)
         if self.shift:
             x = ops.roll(x, (self.shift, self.shift), axis=(1, 2))
-        return x
+        return x[:, :height, :width, :]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
