@@ -29,6 +29,7 @@ import dataclasses
 import keras
 from keras import ops
 
+from keras_nonlocal.denoising.padding import mirror_pad_end
 from keras_nonlocal.denoising.windows import WindowedNonLocal
 
 NONLOCAL_MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
@@ -274,7 +275,7 @@ class PixelUnshuffle(keras.layers.Layer):
         height, width = shape[1], shape[2]
         pad_h = (f - height % f) % f
         pad_w = (f - width % f) % f
-        x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+        x = mirror_pad_end(mirror_pad_end(x, 1, pad_h, height), 2, pad_w, width)
         channels = x.shape[-1]
         h, w = (height + pad_h) // f, (width + pad_w) // f
         x = ops.reshape(x, (-1, h, f, w, f, channels))

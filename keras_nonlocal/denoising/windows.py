@@ -15,6 +15,8 @@ borders (as Swin's shifted windows).
 import keras
 from keras import ops
 
+from keras_nonlocal.denoising.padding import extend_end
+from keras_nonlocal.denoising.padding import mirror_pad_end
 from keras_nonlocal.layers import NonLocalBlock
 
 
@@ -25,15 +27,6 @@ def _windows_along(size, window_size):
     count = (size + window_size - 1) // window_size
     length = (size + count - 1) // count
     return count, length, count * length - size
-
-
-def _extend_to(x, axis, size, minimum):
-    """Repeats the last slice of `axis` until it holds at least `minimum`."""
-    # A Python int on JAX and PyTorch (static shapes), a tensor in a
-    # TensorFlow graph with unknown sizes.
-    missing = max(minimum - size, 0) if isinstance(size, int) else ops.maximum(minimum - size, 0)
-    last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-    return ops.concatenate([x, ops.repeat(last, missing, axis=axis)], axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="keras_nonlocal")
@@ -107,7 +100,7 @@ class WindowedNonLocal(keras.layers.Layer):
     def _partition(self, x, height, width):
         rows, row_length, pad_h = _windows_along(height, self.window_size)
         cols, col_length, pad_w = _windows_along(width, self.window_size)
-        x = ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+        x = mirror_pad_end(mirror_pad_end(x, 1, pad_h, height), 2, pad_w, width)
         channels = x.shape[-1]
         x = ops.reshape(x, (-1, rows, row_length, cols, col_length, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
@@ -127,8 +120,8 @@ class WindowedNonLocal(keras.layers.Layer):
         shape = ops.shape(x)
         height, width = shape[1], shape[2]
         if self._min_size > 1:
-            x = _extend_to(x, 1, height, self._min_size)
-            x = _extend_to(x, 2, width, self._min_size)
+            x = extend_end(x, 1, height, self._min_size)
+            x = extend_end(x, 2, width, self._min_size)
             shape = ops.shape(x)
         if self.shift:
             x = ops.roll(x, (-self.shift, -self.shift), axis=(1, 2))
