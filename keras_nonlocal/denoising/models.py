@@ -242,6 +242,38 @@ def get_config(config):
 
 
 @keras.saving.register_keras_serializable(package="keras_nonlocal")
+class Scale(keras.layers.Layer):
+    """Multiplies by a constant.
+
+    `keras.layers.Rescaling` is a preprocessing layer that needs TensorFlow
+    installed; this one runs on any backend without it.
+
+    Args:
+        factor: the constant.
+        **kwargs: base layer arguments.
+
+    Example:
+
+    >>> float(np.asarray(Scale(1 / 255)(np.full((1, 1), 255.0, "float32")))[0, 0])
+    1.0
+    """
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+
+    def call(self, x):
+        return x * ops.cast(self.factor, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
 class PixelUnshuffle(keras.layers.Layer):
     """Space-to-depth: `(B, H, W, C)` -> `(B, ceil(H/f), ceil(W/f), C f²)`.
 
@@ -421,7 +453,7 @@ def build_denoiser(config="nl_dncnn", name=None):
     if name is None:
         name = "nl_denoiser" if config.nonlocal_placement else "denoiser"
     inputs = keras.Input(shape=(None, None, config.channels), name="noisy")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit")(inputs)
+    x = Scale(1.0 / 255.0, name="to_unit")(inputs)
     f = config.downscale
     h = PixelUnshuffle(f, name="unshuffle")(x)
     for i in range(config.depth - 1):
@@ -442,7 +474,7 @@ def build_denoiser(config="nl_dncnn", name=None):
     )(h)
     noise = CropToReference(name="crop")([PixelShuffle(f, name="shuffle")(h), x])
     clean = keras.layers.Subtract(name="residual")([x, noise])
-    outputs = keras.layers.Rescaling(255.0, name="to_255")(clean)
+    outputs = Scale(255.0, name="to_255")(clean)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -191,7 +191,8 @@ def load_denoiser(weights=None, sigma=None, config=None, channels=None):
     if weights.endswith(".keras"):
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"Denoiser model file not found: {weights!r}")
-        return keras.saving.load_model(weights)
+        # Inference only: the optimizer and metrics of training are not needed.
+        return keras.saving.load_model(weights, compile=False)
     if weights.endswith(".weights.h5"):
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"Denoiser weights file not found: {weights!r}")

@@ -70,6 +70,7 @@ class DenoiserTrainingRun:
     final_step: int
 
 
+@keras.saving.register_keras_serializable(package="keras_nonlocal")
 def patch_psnr(clean, denoised):
     """PSNR (peak 255) of each patch, with the output clipped to [0, 255]: a training metric.
 
