@@ -155,7 +155,7 @@ def test_a_short_run_lowers_the_loss(tmp_path):
     assert _mse(run.model, images, 25) < 0.75 * 25**2
     losses = run.history.history["loss"]
     assert losses[-1] < losses[0]
-    assert run.history.history["val_psnr"][-1] > 10 * np.log10(255**2 / 25**2) + 3
+    assert run.history.history["val_psnr"][-1] > 10 * np.log10(255**2 / 25**2) + 1  # the noisy PSNR + 1 dB
     for name in ("model.keras", "model.weights.h5", "last.keras", "training_log.csv",
                  "train_config.json", "events.jsonl"):
         assert os.path.exists(tmp_path / name), name
