@@ -21,6 +21,7 @@ from keras_nonlocal.denoising.models import DenoiserConfig
 from keras_nonlocal.denoising.models import NLDenoiser
 from keras_nonlocal.denoising.models import PixelShuffle
 from keras_nonlocal.denoising.models import PixelUnshuffle
+from keras_nonlocal.denoising.models import Scale
 from keras_nonlocal.denoising.models import build_denoiser
 from keras_nonlocal.denoising.models import get_config
 from keras_nonlocal.denoising.patches import PatchSequence
@@ -48,6 +49,7 @@ __all__ = [
     "PatchSequence",
     "PixelShuffle",
     "PixelUnshuffle",
+    "Scale",
     "ValidationPSNR",
     "WindowedNonLocal",
     "build_denoiser",

@@ -186,7 +186,7 @@ class DenoiserConfig:
 
 # Named architectures: a new variant is a new row. "nl_dncnn" has one
 # non-local block in the middle of a 12-convolution body at half resolution
-# (~0.46 M parameters); "dncnn" is the same network without it (the ablation).
+# (0.38 M parameters); "dncnn" is the same network without it (the ablation).
 DENOISER_CONFIGS = {
     "nl_dncnn": DenoiserConfig(),
     "dncnn": DenoiserConfig(nonlocal_placement=()),
