@@ -236,21 +236,30 @@ def test_the_command_needs_a_noise_choice(tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_jax_trains_without_tensorflow(tmp_path):
+def test_jax_trains_without_tensorflow_and_lowers_the_loss(tmp_path):
     """The command on JAX with `import tensorflow` failing: the NumPy pipeline."""
     pytest.importorskip("jax")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, image in enumerate(_smooth_images(n=3)):
+        keras.utils.save_img(str(folder / f"{i}.png"), image.astype("uint8"), scale=False)
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--sigma", "25", "--model", json.dumps(TINY), "--epochs", "2",
+            "--steps", "12", "--batch-size", "8", "--patch-size", "24", "--lr", "0.003",
+            "--out", str(out), "--verbose", "2", "--seed", "0"]
     script = (
         "import sys; sys.modules['tensorflow'] = None\n"
+        "import keras; keras.utils.set_random_seed(0)\n"
         "from keras_nonlocal.cli import run_command\n"
-        f"sys.exit(run_command('train-denoiser', {['--sigma', '25', '--model', json.dumps(TINY), '--epochs', '2', '--steps', '4', '--batch-size', '4', '--patch-size', '16', '--out', str(tmp_path), '--verbose', '2', '--seed', '0']!r}))\n"
+        f"sys.exit(run_command('train-denoiser', {argv!r}))\n"
     )
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                             text=True, timeout=280, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "trained from step 0 to 8" in result.stdout
-    with open(tmp_path / "train_config.json") as f:
+    assert "trained from step 0 to 24" in result.stdout
+    with open(out / "train_config.json") as f:
         assert json.load(f)["backend"] == "jax"
-    with open(tmp_path / "training_log.csv") as f:
+    with open(out / "training_log.csv") as f:
         losses = [float(row["loss"]) for row in csv.DictReader(f)]
-    assert len(losses) == 2
+    assert len(losses) == 2 and losses[1] < losses[0] < 1.2 * 25**2
