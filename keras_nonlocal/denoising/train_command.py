@@ -40,7 +40,7 @@ def add_arguments(parser):
     >>> add_arguments(parser)
     >>> args = parser.parse_args(["--sigma", "25", "--out", "runs/a"])
     >>> args.sigma, args.blind, args.model, args.patch_size
-    (25.0, False, 'nl_dncnn', 64)
+    (25.0, False, 'nl_dncnn', 128)
     """
     noise = parser.add_mutually_exclusive_group(required=True)
     noise.add_argument("--sigma", type=float, default=None,
@@ -62,8 +62,9 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=int, default=50, help="epochs (default: 50)")
     parser.add_argument("--steps", type=int, default=200,
                         help="batches per epoch; a backup follows each epoch (default: 200)")
-    parser.add_argument("--patch-size", type=int, default=64, help="patch side (default: 64)")
-    parser.add_argument("--batch-size", type=int, default=64, help="patches per batch (default: 64)")
+    parser.add_argument("--patch-size", type=int, default=128,
+                        help="patch side, larger than the blocks' 64-pixel windows (default: 128)")
+    parser.add_argument("--batch-size", type=int, default=16, help="patches per batch (default: 16)")
     parser.add_argument("--lr", type=float, default=1e-3, help="initial Adam rate (default: 1e-3)")
     parser.add_argument("--final-lr", type=float, default=1e-5,
                         help="rate at the last step, cosine decay (default: 1e-5)")
