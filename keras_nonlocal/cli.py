@@ -55,6 +55,7 @@ _COMMANDS = {
     "evaluate": ("keras_nonlocal.training.evaluate_command", "multi-view evaluation of a trained model"),
     "denoise": ("keras_nonlocal.denoising.denoise_command", "denoise images with a pretrained non-local denoiser"),
     "denoise-benchmark": ("keras_nonlocal.denoising.benchmark_command", "PSNR/SSIM/time of our denoiser, NL-means and BM3D"),
+    "train-denoiser": ("keras_nonlocal.denoising.train_command", "train a non-local image denoiser on a folder of images"),
     "attention": ("keras_nonlocal.attention.attention_command", "draw what a non-local block attends to"),
 }
 

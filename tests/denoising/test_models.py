@@ -1,0 +1,233 @@
+"""The denoiser family: shapes on any size, the memory paths, configs, presets."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_nonlocal.denoising import DENOISER_CONFIGS
+from keras_nonlocal.denoising import DENOISER_PRESETS
+from keras_nonlocal.denoising import DenoiserConfig
+from keras_nonlocal.denoising import NLDenoiser
+from keras_nonlocal.denoising import PixelShuffle
+from keras_nonlocal.denoising import PixelUnshuffle
+from keras_nonlocal.denoising import WindowedNonLocal
+from keras_nonlocal.denoising import build_denoiser
+from keras_nonlocal.denoising import load_denoiser
+from keras_nonlocal.denoising import preset_for_sigma
+from keras_nonlocal.denoising.presets import WEIGHTS_DIR
+from keras_nonlocal.layers import NonLocalBlock
+
+SMALL = {"base": "nl_dncnn", "depth": 5, "features": 8, "nonlocal_placement": (1, 2),
+         "nonlocal_window": 8, "chunk_size": 16}
+
+
+def _noisy(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(0, 255, shape) + rng.normal(0, 25, shape)).astype("float32")
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _perturb_batch_norms(model, seed=0):
+    """Non-zero BatchNorm scales, so that the non-local blocks are not the identity."""
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape).astype("float32"))
+            layer.moving_mean.assign(rng.normal(0, 0.1, layer.gamma.shape).astype("float32"))
+
+
+def _blocks(model):
+    return [layer for layer in model._flatten_layers() if isinstance(layer, NonLocalBlock)]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("placement", [(1, 2), ()])
+@pytest.mark.parametrize("size", [(37, 53), (1, 2), (16, 16)])
+def test_any_size_and_both_channel_counts_keep_the_shape(channels, placement, size):
+    model = build_denoiser({**SMALL, "channels": channels, "nonlocal_placement": placement})
+    x = _noisy((2,) + size + (channels,))
+    y = _np(model(x))
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.all(np.isfinite(y))
+
+
+def test_a_new_model_starts_near_the_identity_on_the_255_scale():
+    model = build_denoiser("nl_dncnn")
+    x = _noisy((1, 37, 53, 1))
+    assert np.abs(_np(model(x)) - x).mean() < 2.0  # the noise is 20 on average
+
+
+def test_the_named_configs_are_small_enough_for_a_cpu():
+    params = build_denoiser("nl_dncnn").count_params()
+    ablation = build_denoiser("dncnn").count_params()
+    assert 300_000 <= params <= 600_000
+    assert ablation < params
+    assert len(_blocks(build_denoiser("nl_dncnn"))) == 1
+    assert len(_blocks(build_denoiser("nl_dncnn_2blocks"))) == 2
+    assert _blocks(build_denoiser("dncnn")) == []
+
+
+def test_placement_mode_and_count_are_data():
+    model = build_denoiser({**SMALL, "nonlocal_placement": (0, 3), "nonlocal_mode": "dot_product"})
+    blocks = _blocks(model)
+    assert [b.mode for b in blocks] == ["dot_product", "dot_product"]
+    assert [layer.name for layer in model.layers if layer.name.startswith("nonlocal")] == [
+        "nonlocal0", "nonlocal3"]
+    # Consecutive windowed blocks are shifted by half a window.
+    assert [layer.shift for layer in model.layers if isinstance(layer, WindowedNonLocal)] == [0, 4]
+
+
+def test_pixel_unshuffle_matches_a_numpy_rearrangement_and_pads_by_mirroring():
+    x = np.arange(1 * 5 * 7 * 2, dtype="float32").reshape(1, 5, 7, 2)
+    y = _np(PixelUnshuffle(2)(x))
+    padded = np.pad(x, [(0, 0), (0, 1), (0, 1), (0, 0)], mode="symmetric")
+    for i in range(2):
+        for j in range(2):
+            k = (i * 2 + j) * 2
+            np.testing.assert_array_equal(y[..., k: k + 2], padded[:, i::2, j::2, :])
+    np.testing.assert_array_equal(_np(PixelShuffle(2)(y)), padded)
+
+
+def test_chunked_attention_equals_the_whole_matrix():
+    x = _noisy((2, 30, 26, 1))
+    whole = build_denoiser({**SMALL, "chunk_size": None, "nonlocal_window": None})
+    chunked = build_denoiser({**SMALL, "chunk_size": 7, "nonlocal_window": None})
+    _perturb_batch_norms(whole)
+    chunked.set_weights(whole.get_weights())
+    reference = _np(whole(x))
+    identity_blocks = build_denoiser({**SMALL, "chunk_size": None, "nonlocal_window": None})
+    identity_blocks.set_weights(whole.get_weights())
+    for layer in identity_blocks._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.gamma.assign(np.zeros(layer.gamma.shape, "float32"))
+    assert np.abs(reference - _np(identity_blocks(x))).max() > 0.1  # the blocks matter
+    np.testing.assert_allclose(_np(chunked(x)), reference, rtol=1e-4, atol=2e-3)
+
+
+def test_one_window_as_large_as_the_image_equals_global_attention():
+    x = _noisy((1, 21, 30, 1))  # 11 x 15 at half resolution
+    windowed = build_denoiser({**SMALL, "nonlocal_placement": (1,), "nonlocal_window": 16})
+    plain = build_denoiser({**SMALL, "nonlocal_placement": (1,), "nonlocal_window": None})
+    _perturb_batch_norms(windowed)
+    plain.set_weights(windowed.get_weights())
+    np.testing.assert_allclose(_np(windowed(x)), _np(plain(x)), rtol=1e-4, atol=2e-3)
+
+
+@pytest.mark.parametrize("shape,window,shift", [((2, 10, 12, 6), 5, 0), ((1, 11, 7, 6), 4, 2),
+                                                ((1, 3, 2, 6), 8, 3)])
+def test_windowed_attention_equals_the_block_on_each_window(shape, window, shift):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=shape).astype("float32")
+    layer = WindowedNonLocal(window_size=window, shift=shift,
+                             block_config={"norm": None, "pool_size": (1, 1), "sub_sample": False})
+    layer.build(shape)
+    for dense in (layer.block.theta, layer.block.phi, layer.block.g, layer.block.out):
+        dense.kernel.assign(rng.normal(0, 0.5, dense.kernel.shape).astype("float32"))
+    got = _np(layer(x))
+
+    # Independent: roll, pad by mirroring, cut balanced windows, run the
+    # block on each window alone, reassemble, crop, roll back.
+    rolled = np.roll(x, (-shift, -shift), axis=(1, 2))
+    height, width = shape[1:3]
+    rows = -(-height // window)
+    cols = -(-width // window)
+    rh, cw = -(-height // rows), -(-width // cols)
+    padded = np.pad(rolled, [(0, 0), (0, rows * rh - height), (0, cols * cw - width), (0, 0)],
+                    mode="symmetric")
+    out = np.zeros_like(padded)
+    for r in range(rows):
+        for c in range(cols):
+            tile = padded[:, r * rh: (r + 1) * rh, c * cw: (c + 1) * cw]
+            out[:, r * rh: (r + 1) * rh, c * cw: (c + 1) * cw] = _np(layer.block(tile))
+    expected = np.roll(out[:, :height, :width], (shift, shift), axis=(1, 2))
+    assert np.abs(expected - x).max() > 0.1
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_config_validation_names_the_bad_field():
+    with pytest.raises(ValueError, match="nonlocal_placement"):
+        DenoiserConfig(depth=4, nonlocal_placement=(3,))  # the last conv outputs the noise
+    with pytest.raises(ValueError, match="channels"):
+        DenoiserConfig(channels=2)
+    with pytest.raises(ValueError, match="nonlocal_mode"):
+        DenoiserConfig(nonlocal_mode="cosine")
+    with pytest.raises(ValueError, match="repeats"):
+        DenoiserConfig(nonlocal_placement=(2, 2))
+    with pytest.raises(ValueError, match="Unknown denoiser config"):
+        build_denoiser("resnet")
+    with pytest.raises(ValueError, match="Unknown denoiser config field"):
+        build_denoiser({"base": "dncnn", "width": 3})
+
+
+def test_config_round_trips_through_a_dict():
+    for config in DENOISER_CONFIGS.values():
+        assert DenoiserConfig.from_dict(config.to_dict()) == config
+
+
+def test_nl_denoiser_sets_the_common_fields():
+    model = NLDenoiser(channels=3, nonlocal_placement=(), depth=3, features=4)
+    assert model.input_shape == (None, None, None, 3)
+    assert _blocks(model) == []
+
+
+def test_model_config_and_keras_file_round_trip(tmp_path):
+    model = build_denoiser(SMALL)
+    _perturb_batch_norms(model)
+    x = _noisy((1, 19, 23, 1))
+    expected = _np(model(x))
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(_np(clone(x)), expected, rtol=1e-5, atol=1e-4)
+    path = str(tmp_path / "small.keras")
+    model.save(path)
+    np.testing.assert_allclose(_np(load_denoiser(path)(x)), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_weights_file_loads_into_its_config(tmp_path):
+    model = build_denoiser(SMALL)
+    _perturb_batch_norms(model)
+    path = str(tmp_path / "small.weights.h5")
+    model.save_weights(path)
+    x = _noisy((1, 12, 12, 1))
+    np.testing.assert_allclose(_np(load_denoiser(path, config=SMALL)(x)), _np(model(x)),
+                               rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_denoiser(path, config={**SMALL, "features": 4})
+
+
+def test_sigma_picks_the_known_model_or_the_blind_one():
+    assert preset_for_sigma(15) == "nl_dncnn_gray_sigma15"
+    assert preset_for_sigma(25.0) == "nl_dncnn_gray_sigma25"
+    assert preset_for_sigma(50) == "nl_dncnn_gray_sigma50"
+    assert preset_for_sigma(30) == preset_for_sigma(None) == "nl_dncnn_gray_blind"
+    with pytest.raises(ValueError, match="sigma"):
+        preset_for_sigma(-1)
+    assert DENOISER_PRESETS["nl_dncnn_gray_blind"]["sigma_range"] == (0, 55)
+    assert DENOISER_PRESETS["dncnn_gray_sigma25"]["config"] == "dncnn"
+
+
+def test_presets_without_shipped_weights_say_so():
+    for name, preset in DENOISER_PRESETS.items():
+        path = os.path.join(WEIGHTS_DIR, preset["file"])
+        if preset["sha256"] is None or not os.path.exists(path):
+            with pytest.raises(FileNotFoundError, match="not shipped yet"):
+                load_denoiser(name)
+            if preset_for_sigma(preset["sigma"]) == name:
+                with pytest.raises(FileNotFoundError, match="not shipped yet"):
+                    load_denoiser(None, sigma=preset["sigma"])
+
+
+def test_bad_weights_arguments_are_clear(tmp_path):
+    with pytest.raises(ValueError, match="preset name"):
+        load_denoiser("imagenet")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_denoiser(str(tmp_path / "missing.keras"))
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_denoiser(str(tmp_path / "missing.weights.h5"))
+    with pytest.raises(ValueError, match="weights"):
+        load_denoiser(3)
