@@ -29,6 +29,7 @@ import numpy as np
 import keras_nonlocal.denoising as denoising
 from keras_nonlocal.command_line import echo
 from keras_nonlocal.denoising import classical
+from keras_nonlocal.denoising.presets import ABLATION_PRESET
 from keras_nonlocal.denoising import denoise_command
 from keras_nonlocal.denoising import image_io
 from keras_nonlocal.denoising import metrics
@@ -36,7 +37,6 @@ from keras_nonlocal.denoising import noise
 
 # The preset of the σ = 25 denoiser without non-local blocks (the ablation), a
 # key of `keras_nonlocal.denoising.DENOISER_PRESETS`.
-ABLATION_PRESET = "dncnn_gray_sigma25"
 
 CSV_NAME = "denoise-benchmark.csv"
 TABLE_NAME = "denoise-benchmark.md"

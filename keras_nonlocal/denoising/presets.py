@@ -28,6 +28,8 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"
 # gets the blind model.
 KNOWN_SIGMAS = (15, 25, 50)
 BLIND_PRESET = "nl_dncnn_gray_blind"
+# The same network and training without the block, at sigma = 25.
+ABLATION_PRESET = "dncnn_gray_sigma25"
 
 
 def _preset(config, sigma, sha256=None, sigma_range=None, channels=1):
@@ -52,8 +54,7 @@ DENOISER_PRESETS = dict(
         _preset("nl_dncnn", 25),
         _preset("nl_dncnn", 50),
         _preset("nl_dncnn", None, sigma_range=(0, 55)),
-        # The ablation: the same network and training without the block.
-        _preset("dncnn", 25),
+        _preset("dncnn", 25),  # ABLATION_PRESET
     ]
 )
 
@@ -206,3 +207,7 @@ def load_denoiser(weights=None, sigma=None, config=None, channels=None):
         f"Unknown denoiser weights {weights!r}: expected a preset name "
         f"({', '.join(sorted(DENOISER_PRESETS))}), a .keras file or a .weights.h5 file."
     )
+
+
+if ABLATION_PRESET not in DENOISER_PRESETS or BLIND_PRESET not in DENOISER_PRESETS:
+    raise AssertionError("ABLATION_PRESET and BLIND_PRESET must name rows of DENOISER_PRESETS")
