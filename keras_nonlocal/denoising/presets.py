@@ -207,7 +207,3 @@ def load_denoiser(weights=None, sigma=None, config=None, channels=None):
         f"Unknown denoiser weights {weights!r}: expected a preset name "
         f"({', '.join(sorted(DENOISER_PRESETS))}), a .keras file or a .weights.h5 file."
     )
-
-
-if ABLATION_PRESET not in DENOISER_PRESETS or BLIND_PRESET not in DENOISER_PRESETS:
-    raise AssertionError("ABLATION_PRESET and BLIND_PRESET must name rows of DENOISER_PRESETS")

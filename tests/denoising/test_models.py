@@ -231,3 +231,11 @@ def test_bad_weights_arguments_are_clear(tmp_path):
         load_denoiser(str(tmp_path / "missing.weights.h5"))
     with pytest.raises(ValueError, match="weights"):
         load_denoiser(3)
+
+
+def test_the_named_presets_are_rows_of_the_table():
+    from keras_nonlocal.denoising import presets
+
+    assert presets.ABLATION_PRESET in presets.DENOISER_PRESETS
+    assert presets.DENOISER_PRESETS[presets.ABLATION_PRESET]["config"] == "dncnn"
+    assert presets.BLIND_PRESET in presets.DENOISER_PRESETS
