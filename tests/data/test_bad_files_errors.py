@@ -8,7 +8,6 @@ import argparse
 import os
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -1,5 +1,6 @@
 import re
 
+import numpy as np
 import pytest
 
 from keras_nonlocal import cli

@@ -10,6 +10,7 @@ import pickle
 import re
 
 import numpy as np
+import pytest
 
 from keras_nonlocal import applications
 from keras_nonlocal.weights import cache_root
