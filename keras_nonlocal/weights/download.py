@@ -127,25 +127,23 @@ class WeightsDownloadError(OSError):
         self.file_name = file_name
         self.failures = list(failures)
         self.cache_path = cache_path
-        lines = [f"Could not download {file_name!r}. Tried:"]
-        lines += [f"  {url}: {reason}" for url, reason in self.failures]
-        if hash_mismatch_only:
-            lines.append(
-                "The file was delivered but differs from the expected SHA-256, so "
-                "nothing was kept: the host serves another file, or the expected "
-                "hash is wrong. To use a copy you trust, place it by hand at"
-            )
-        else:
-            lines.append(
-                "If this machine is offline or the host is unreachable, download "
-                "the file elsewhere and place it by hand at"
-            )
-        lines.append(
-            f"  {cache_path}\n"
-            "(set KERAS_HOME to move the cache)"
+        # Two lines, as the command line prints user errors: what was tried,
+        # then what the user can do.
+        tried = "; ".join(f"{url}: {reason}" for url, reason in self.failures)
+        where = (
+            f"place it by hand at {cache_path} (KERAS_HOME moves the cache)"
             + (f", or {manual_hint}" if manual_hint else "")
             + "."
         )
+        if hash_mismatch_only:
+            advice = (
+                "The file was delivered but differs from the expected SHA-256, so nothing "
+                "was kept (the host serves another file, or the expected hash is wrong); "
+                f"to use a copy you trust, {where}"
+            )
+        else:
+            advice = f"If this machine is offline or the host is unreachable, {where}"
+        lines = [f"Could not download {file_name!r}: tried {tried}.", advice]
         super().__init__("\n".join(lines))
 
 

@@ -252,3 +252,13 @@ def test_sigterm_cleans_up_when_the_command_line_asks(slow_server, tmp_path):
     assert child.wait(timeout=120) == 128 + signal.SIGTERM
     assert not os.path.exists(part) and not os.path.exists(dest)
     assert _parts(os.path.dirname(dest)) == []
+
+
+def test_a_failed_download_says_it_in_two_lines(tmp_path, dead_url, server):
+    # The command line prints a user error as one or two lines.
+    with pytest.raises(WeightsDownloadError) as info:
+        fetch("a.pkl", [dead_url, server.base_url], str(tmp_path / "a.pkl"), progress=False)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Could not download 'a.pkl': tried ")
+    assert str(tmp_path / "a.pkl") in lines[1]
