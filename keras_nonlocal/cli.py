@@ -26,17 +26,16 @@ here and nowhere else:
 """
 
 import argparse
-import contextlib
 import importlib
 import os
 import pickle
 import signal
 import sys
-import threading
 import traceback
 
 from keras_nonlocal.command_line import UsageError
 from keras_nonlocal.command_line import results_on_stdout
+from keras_nonlocal.command_line import sigterm_as_interrupt
 from keras_nonlocal.data import TooManyBadFilesError
 from keras_nonlocal.data import VideoDecodeError
 from keras_nonlocal.weights import CheckpointFormatError
@@ -102,37 +101,6 @@ def user_errors():
     False
     """
     return _USER_ERRORS
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread while a command runs.
-
-    A subclass of `KeyboardInterrupt`, so `finally` clauses and `except
-    KeyboardInterrupt` cleanups run exactly as after Ctrl-C.
-
-    Args:
-        signum: the signal number.
-    """
-
-    def __init__(self, signum=signal.SIGTERM):
-        super().__init__(f"terminated by {signal.Signals(signum).name}")
-        self.signum = int(signum)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------ parsing
@@ -213,7 +181,7 @@ def _execute(command, args, prog):
     debug = _debug(args)
     stage = "validate"
     try:
-        with _terminate_as_interrupt(), results_on_stdout():
+        with sigterm_as_interrupt(), results_on_stdout():
             validate = getattr(command, "validate", None)
             if validate is not None:
                 try:

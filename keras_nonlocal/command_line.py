@@ -10,7 +10,9 @@ This module imports nothing from the package, so every layer may use it.
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 
 class UsageError(ValueError):
     """A bad command line found after parsing: exit status 2.
@@ -256,3 +258,48 @@ def results_on_stdout():
             yield
     finally:
         _result_streams.pop()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread while a command runs.
+
+    A subclass of `KeyboardInterrupt`, so `finally` clauses and `except
+    KeyboardInterrupt` cleanups run exactly as after Ctrl-C.
+
+    Args:
+        signum: the signal number.
+    """
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = int(signum)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While in this context, SIGTERM raises `Terminated` in the main thread.
+
+    By default SIGTERM ends a Python process at once, without running
+    `finally` blocks, so a download in progress would leave its partial file.
+    `keras_nonlocal.cli` runs every command inside this context, so SIGTERM
+    unwinds like Ctrl-C; a program that embeds the library can do the same.
+    The library itself installs no signal handler. Off the main thread it
+    does nothing.
+
+    Example:
+
+    >>> with sigterm_as_interrupt():  # doctest: +SKIP
+    ...     keras_nonlocal.weights.download.download(url, path)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

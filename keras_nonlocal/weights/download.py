@@ -6,18 +6,16 @@ server has arrived and the SHA-256 (when known) matches. An interrupted,
 truncated or corrupted transfer therefore never leaves a file that a later run
 would trust. The partial file is removed on any error or interrupt; one left
 by a killed process is removed by the next download of the same file
-(`cache.remove_stale_parts`). The library installs no signal handler; a
-command-line program calls `install_sigterm_cleanup()` so that SIGTERM cleans
-up as Ctrl-C does.
+(`cache.remove_stale_parts`). The library installs no signal handler; the
+command line runs inside `keras_nonlocal.command_line.sigterm_as_interrupt()`,
+so that SIGTERM cleans up as Ctrl-C does.
 """
 
 import hashlib
 import http.client
 import os
 import re
-import signal
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -82,34 +80,6 @@ def check_url(url, suffixes=None):
                 f"in {' or '.join(map(repr, suffixes))} (an official checkpoint or a "
                 "Keras weights file). Nothing was downloaded."
             )
-
-
-def install_sigterm_cleanup():
-    """Makes SIGTERM unwind the program like Ctrl-C, for command-line tools.
-
-    By default SIGTERM ends a Python process at once, without running
-    `finally` blocks, so a download in progress leaves its partial file (it
-    is removed by the next download of that file). After this call SIGTERM
-    raises `SystemExit(143)` in the main thread instead: partial files are
-    removed and the process exits with status 143 (128 + SIGTERM), as it
-    would have. A second SIGTERM ends the process at once. The library never
-    calls this; `keras-nonlocal` does. Off the main thread it does nothing.
-
-    Returns:
-        The previous handler, or `None` when nothing was installed.
-
-    Example:
-
-    >>> install_sigterm_cleanup()  # doctest: +SKIP
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def _terminate(signum, frame):
-        signal.signal(signum, signal.SIG_DFL)
-        raise SystemExit(128 + signum)
-
-    return signal.signal(signal.SIGTERM, _terminate)
 
 
 class WeightsDownloadError(OSError):

@@ -189,10 +189,16 @@ class _SlowServer:
 
 _CHILD = """
 import sys
-from keras_nonlocal.weights.download import download, install_sigterm_cleanup
+from keras_nonlocal.command_line import Terminated, sigterm_as_interrupt
+from keras_nonlocal.weights.download import download
 if sys.argv[3] == "cleanup":
-    install_sigterm_cleanup()
-download(sys.argv[1], sys.argv[2], progress=False)
+    try:
+        with sigterm_as_interrupt():  # as keras_nonlocal.cli runs every command
+            download(sys.argv[1], sys.argv[2], progress=False)
+    except Terminated as stop:
+        sys.exit(128 + stop.signum)
+else:
+    download(sys.argv[1], sys.argv[2], progress=False)
 """
 
 
