@@ -312,8 +312,7 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
     Example:
 
     >>> import keras, numpy as np
-    >>> from keras_nonlocal.denoising.windows import WindowedNonLocal
-from keras_nonlocal.layers import NonLocalBlock
+    >>> from keras_nonlocal.layers import NonLocalBlock
     >>> inputs = keras.Input((16, 16, 3))
     >>> x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(inputs)
     >>> model = keras.Model(inputs, NonLocalBlock(name="nl")(x))

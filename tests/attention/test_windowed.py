@@ -9,6 +9,7 @@ import pytest
 from keras_nonlocal import cli
 from keras_nonlocal.attention import attention_maps
 from keras_nonlocal.attention import block_input
+from keras_nonlocal.attention import figures
 from keras_nonlocal.attention import non_local_blocks
 from keras_nonlocal.attention import select_block
 from keras_nonlocal.denoising import DenoiserConfig
@@ -164,6 +165,12 @@ def test_gaussian_block_lands_on_the_matching_pixels_and_their_mirror_copy(name,
     y, x = 2 * query[0], 2 * query[1]
     np.testing.assert_allclose(heat[y : y + 4, x : x + 4], 1 / 3, atol=1e-4)
     assert heat.sum() == pytest.approx(16.0, abs=1e-3)  # every key's weight painted on 4x4 pixels
+    # The picture's colour scale reaches the summed weight, not the largest single one.
+    fig = figures.plot_image_attention(image[0, ..., 0].astype("uint8"), [m])
+    assert fig.axes[0].images[-1].get_clim()[1] == pytest.approx(2 / 3, abs=1e-4)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 def test_the_command_draws_a_denoisers_attention(tmp_path, capsys):
