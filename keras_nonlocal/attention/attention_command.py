@@ -155,7 +155,12 @@ def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
 
         return keras.saving.load_model(spec), "unit"
     if spec in DENOISER_PRESETS:
-        return denoising.load_denoiser(spec), "none"
+        try:
+            return denoising.load_denoiser(spec), "none"
+        except FileNotFoundError as e:
+            raise FileNotFoundError(
+                f"--model {spec}: {e} Here, give a trained denoiser's .keras file as --model."
+            ) from None
     if spec in applications.list_models():
         config = applications.MODEL_CONFIGS[spec]
         if weights == PRETRAINED:
