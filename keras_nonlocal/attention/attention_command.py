@@ -9,8 +9,9 @@ INPUT is a video (any file PyAV reads, a frame folder or an HDF5 frames
 file), an image (PNG, JPEG, TIFF) or a `.npy` array that is fed to the model
 as it is (`(T, H, W, C)` or `(H, W, C)`). Without `--query`, the positions
 of strongest block input are used (the L2 norm of the features reaching the
-block). Pixels reach zoo models with the official normalisation and `.keras`
-models scaled to [0, 1] (`--preprocess` changes it).
+block). Pixels reach zoo models with the official normalisation, `.keras`
+models scaled to [0, 1] and denoiser presets on the 0–255 scale
+(`--preprocess` changes it).
 """
 
 import argparse
@@ -23,6 +24,7 @@ from keras_nonlocal.command_line import check_input_file
 from keras_nonlocal.command_line import check_output_file
 from keras_nonlocal.command_line import echo
 from keras_nonlocal.command_line import positive_int
+from keras_nonlocal.denoising import DENOISER_PRESETS
 from keras_nonlocal.weights.flags import check_weights_file
 from keras_nonlocal.weights.flags import weights_argument
 
@@ -61,7 +63,7 @@ def add_arguments(parser):
     [(3, 100, 80)]
     """
     parser.add_argument("input", help="a video, frame folder, HDF5 frames, image or .npy array")
-    parser.add_argument("--model", required=True, help="a zoo model name or a .keras file")
+    parser.add_argument("--model", required=True, help="a zoo model name, a denoiser preset or a .keras file")
     parser.add_argument(
         "--weights", default=PRETRAINED, type=weights_argument,
         help="weights for a zoo model: a preset or .weights.h5 path, 'none' for random "
@@ -77,7 +79,7 @@ def add_arguments(parser):
     parser.add_argument("--block", default=None, help="the non-local block's layer name (default: the last one)")
     parser.add_argument("--top-k", type=positive_int, default=8, help="keys drawn per query (default: 8)")
     parser.add_argument("--style", choices=("arrows", "heat"), default=None, help="default: arrows for clips, heat for images")
-    parser.add_argument("--preprocess", choices=PREPROCESS, default=None, help="official (zoo default), unit (/255, .keras default) or none")
+    parser.add_argument("--preprocess", choices=PREPROCESS, default=None, help="official (zoo default), unit (/255, .keras default) or none (0-255, denoiser presets' default)")
     parser.add_argument("--frames", type=positive_int, default=None, help="clip length when the model does not fix it (default: 8)")
     parser.add_argument("--stride", type=positive_int, default=None, help="temporal stride (default: 8, 2, 1 for 8, 32, 128 frames)")
     parser.add_argument("--crop-size", type=positive_int, default=None, help="frame side when the model does not fix it (default: 224)")
@@ -98,25 +100,38 @@ def validate(args):
     suffix = os.path.splitext(args.out)[1].lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f"--out {args.out}: the picture must end in one of {', '.join(OUTPUT_SUFFIXES)}")
-    if not args.model.endswith(".keras") and args.model not in registry.list_models():
-        raise ValueError(
-            f"--model {args.model}: neither a .keras file nor a zoo model; zoo models: "
-            f"{', '.join(registry.list_models())}"
-        )
+    if (
+        not args.model.endswith(".keras")
+        and args.model not in registry.list_models()
+        and args.model not in DENOISER_PRESETS
+    ):
+        raise ValueError(_unknown_model(args.model))
     check_input_file(args.input, "INPUT", folder_ok=True)
     if args.model.endswith(".keras"):
         check_input_file(args.model, "--model")
-    elif args.weights != PRETRAINED:
+    elif args.weights != PRETRAINED and args.model not in DENOISER_PRESETS:
         check_weights_file(args.weights)
     check_output_file(args.out, "--out", overwrite=args.overwrite or False)
 
 
+def _unknown_model(spec):
+    from keras_nonlocal import applications
+
+    return (
+        f"--model {spec}: neither a .keras file nor a zoo model nor a denoiser preset; "
+        f"zoo models: {', '.join(applications.list_models())}; denoiser presets: "
+        f"{', '.join(DENOISER_PRESETS)}"
+    )
+
+
 def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
-    """The model of `--model`: a `.keras` file or a zoo name.
+    """The model of `--model`: a `.keras` file, a zoo name or a denoiser preset.
 
     Args:
-        spec: a path ending in `.keras`, or a name of
-            `keras_nonlocal.applications.list_models()`.
+        spec: a path ending in `.keras`, a name of
+            `keras_nonlocal.applications.list_models()` or a denoiser preset
+            (a name in `keras_nonlocal.denoising.DENOISER_PRESETS`, loaded
+            with `load_denoiser`; its input is on the 0–255 scale).
         weights: for a zoo model, its `weights`: `"pretrained"` for the
             pretrained preset of its family, `None` for random weights.
         frames: for a zoo video model, the clip length to build it for
@@ -125,15 +140,27 @@ def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
 
     Returns:
         `(model, default_preprocess)`.
+
+    Raises:
+        FileNotFoundError: for a denoiser preset whose weights are not
+            shipped.
     """
     import keras
 
     from keras_nonlocal import applications
+    from keras_nonlocal import denoising
 
     if spec.endswith(".keras"):
         import keras_nonlocal.layers  # noqa: F401  registers the layers for loading
 
         return keras.saving.load_model(spec), "unit"
+    if spec in DENOISER_PRESETS:
+        try:
+            return denoising.load_denoiser(spec), "none"
+        except FileNotFoundError as e:
+            raise FileNotFoundError(
+                f"--model {spec}: {e} Here, give a trained denoiser's .keras file as --model."
+            ) from None
     if spec in applications.list_models():
         config = applications.MODEL_CONFIGS[spec]
         if weights == PRETRAINED:
@@ -146,10 +173,7 @@ def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
             else:
                 kwargs["input_shape"] = (side, side, 3)
         return applications.get_model(spec, **kwargs), "official"
-    raise ValueError(
-        f"--model {spec}: neither a .keras file nor a zoo model; zoo models: "
-        f"{', '.join(applications.list_models())}"
-    )
+    raise ValueError(_unknown_model(spec))
 
 
 def _model_grid(model):

@@ -91,10 +91,12 @@ def _outline(ax, cell, color="red"):
 
 
 def _heat_limits(attention_map):
-    weights = attention_map.weights
-    if attention_map.is_distribution or weights.min() >= 0:
-        return "magma", 0.0, float(weights.max()) or 1.0
-    bound = float(np.abs(weights).max()) or 1.0
+    # From the painted map, not the weights: where a windowed block's key and
+    # its mirror copy cover the same pixels, their weights add up.
+    heat = attention_map.heatmap()
+    if attention_map.is_distribution or heat.min() >= 0:
+        return "magma", 0.0, float(heat.max()) or 1.0
+    bound = float(np.abs(heat).max()) or 1.0
     return "coolwarm", -bound, bound
 
 

@@ -6,6 +6,12 @@ query positions only (`keras_nonlocal.layers.attention_rows`) and maps every
 position back to the input the model sees: a block position covers
 `stride = input size / block input size` input positions along each axis (the
 network's strides), and a key covers its pooling window of them.
+
+The denoisers' `WindowedNonLocal` blocks attend within windows of a rolled,
+mirror-padded feature map: for them the wrapper's input is captured, the
+query's window is rebuilt from it (`WindowedNonLocal.window_axes`) and the
+inner block's weights over that window's keys are traced back through the
+window cut, the padding and the roll to the feature map, then to the input.
 """
 
 import dataclasses
@@ -13,6 +19,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_nonlocal.denoising.windows import WindowedNonLocal
 from keras_nonlocal.layers import NonLocalBlock
 from keras_nonlocal.layers import attention_rows
 
@@ -36,6 +43,19 @@ class AttentionMap:
             divided by `M` (possibly negative), shown as they are.
         stride: input positions per block position along each axis.
         input_shape: the input's positions per axis (e.g. `(T, H, W)`).
+        key_cells: `None` when key `j` covers the box from `keys[j]` to
+            `keys[j] + key_extent` (every `NonLocalBlock`). For a
+            `WindowedNonLocal` block, per key an `(n, k)` int array: the
+            first input position of each block cell (`stride` positions
+            wide) the key pools, traced back through the window cut and the
+            roll. Keys of the query's window that fall in the mirror padding
+            (or in the repeated last row or column of a map shorter than the
+            pool) are copies of real positions and are mapped to the
+            positions they copy, keeping their weight: a position can then
+            be covered by two keys (itself and its mirror image), and a key
+            straddling the padding covers fewer cells. `keys[j]` is then the
+            cell of the key's first window position, and `key_extent` the
+            pool times the stride.
     """
 
     block_name: str
@@ -46,6 +66,7 @@ class AttentionMap:
     is_distribution: bool
     stride: tuple
     input_shape: tuple
+    key_cells: tuple = None
 
     @property
     def query_center(self):
@@ -53,8 +74,23 @@ class AttentionMap:
         return tuple((a + b - 1) / 2 for a, b in self.query)
 
     def key_centers(self):
-        """`(M, k)` float array: the centre of each key's region."""
-        return self.keys + (np.asarray(self.key_extent) - 1) / 2
+        """`(M, k)` float array: the centre of each key's region.
+
+        For a windowed block's key whose cells do not form a box (the roll
+        put its cells on opposite borders of the map), the centre of the
+        cell of its first window position.
+        """
+        if self.key_cells is None:
+            return self.keys + (np.asarray(self.key_extent) - 1) / 2
+        stride = np.asarray(self.stride)
+        centers = []
+        for first, cells in zip(self.keys, self.key_cells):
+            low, high = cells.min(axis=0), cells.max(axis=0) + stride
+            if np.prod((high - low) // stride) == len(cells):
+                centers.append((low + high - 1) / 2)
+            else:
+                centers.append(first + (stride - 1) / 2)
+        return np.asarray(centers, "float64")
 
     def top_keys(self, k):
         """The `k` keys of largest weight, largest first.
@@ -75,17 +111,29 @@ class AttentionMap:
         Returns:
             float32 array of shape `input_shape`: each position holds the
             weight of the key that covers it (0 where no key does, e.g.
-            outside the query's frame group).
+            outside the query's frame group or window); the sum of their
+            weights where a windowed block's mirrored keys cover it twice.
         """
         grid = np.zeros(self.input_shape, "float32")
-        for start, weight in zip(self.keys, self.weights):
-            index = tuple(slice(s, s + e) for s, e in zip(start, self.key_extent))
-            grid[index] = weight
+        if self.key_cells is None:
+            for start, weight in zip(self.keys, self.weights):
+                index = tuple(slice(s, s + e) for s, e in zip(start, self.key_extent))
+                grid[index] = weight
+            return grid
+        for cells, weight in zip(self.key_cells, self.weights):
+            for cell in cells:
+                grid[tuple(slice(s, s + e) for s, e in zip(cell, self.stride))] += weight
         return grid
 
 
+BLOCK_TYPES = (NonLocalBlock, WindowedNonLocal)
+
+
 def non_local_blocks(model):
-    """Every `NonLocalBlock` of a model, nested models included.
+    """Every non-local block of a model, nested models included.
+
+    A block is a `NonLocalBlock` or a denoiser's `WindowedNonLocal`, listed
+    as the wrapper (the name `model.summary()` shows), not its inner block.
 
     Args:
         model: a Keras model or layer.
@@ -105,7 +153,7 @@ def non_local_blocks(model):
     """
     found = []
     for layer in getattr(model, "layers", []):
-        if isinstance(layer, NonLocalBlock):
+        if isinstance(layer, BLOCK_TYPES):
             found.append(layer)
         else:
             found.extend(non_local_blocks(layer))
@@ -117,11 +165,12 @@ def select_block(model, block=None):
 
     Args:
         model: a Keras model.
-        block: a block's layer name, a `NonLocalBlock`, or `None` for the
-            last block.
+        block: a block's layer name, a `NonLocalBlock` or
+            `WindowedNonLocal` (the inner block of a `WindowedNonLocal`
+            stands for it), or `None` for the last block.
 
     Returns:
-        The `NonLocalBlock`.
+        The `NonLocalBlock` or `WindowedNonLocal`.
 
     Raises:
         ValueError: if the model has no non-local block, or none of that name.
@@ -133,7 +182,10 @@ def select_block(model, block=None):
         )
     if block is None:
         return blocks[-1]
-    if isinstance(block, NonLocalBlock):
+    if isinstance(block, BLOCK_TYPES):
+        for candidate in blocks:
+            if isinstance(candidate, WindowedNonLocal) and candidate.block is block:
+                return candidate
         if block not in blocks:
             raise ValueError(f"block={block.name!r} is not a layer of the model {model.name!r}.")
         return block
@@ -152,11 +204,12 @@ def block_input(model, block, inputs):
 
     Args:
         model: the Keras model.
-        block: one of its `NonLocalBlock`s.
+        block: one of its `NonLocalBlock`s or `WindowedNonLocal`s.
         inputs: a batch for the model.
 
     Returns:
-        The block's input tensor (channels last or first, as the block).
+        The block's input tensor (channels last or first, as the block; the
+        whole feature map for a `WindowedNonLocal`, not its windows).
     """
     captured = []
     original = block.call
@@ -175,9 +228,14 @@ def block_input(model, block, inputs):
     return captured[0]
 
 
+def _data_format(block):
+    # WindowedNonLocal takes channels-last maps only.
+    return getattr(block, "data_format", "channels_last")
+
+
 def _spatial(block, features):
     shape = tuple(features.shape)
-    return shape[2:] if block.data_format == "channels_first" else shape[1:-1]
+    return shape[2:] if _data_format(block) == "channels_first" else shape[1:-1]
 
 
 def _strides(input_shape, feature_shape):
@@ -267,7 +325,7 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
     inputs = np.asarray(inputs) if not hasattr(inputs, "shape") else inputs
     features = block_input(model, block, inputs)
     feature_shape = tuple(int(n) for n in _spatial(block, features))
-    data_format = block.data_format
+    data_format = _data_format(block)
     input_shape = tuple(inputs.shape[2:] if data_format == "channels_first" else inputs.shape[1:-1])
     input_shape = tuple(int(n) for n in input_shape)
     strides = _strides(input_shape, feature_shape)
@@ -287,6 +345,8 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
                     f"{'frame, row, column' if len(input_shape) == 3 else 'row, column'})."
                 )
             block_queries.append(tuple(v // s for v, s in zip(query, strides)))
+    if isinstance(block, WindowedNonLocal):
+        return _windowed_maps(block, features, block_queries, batch_index, strides, input_shape)
     rows = attention_rows(block, features, block_queries, batch_index=batch_index)
     maps = []
     for row in rows:
@@ -300,6 +360,53 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
                 is_distribution=row.is_distribution,
                 stride=strides,
                 input_shape=input_shape,
+            )
+        )
+    return maps
+
+
+def _windowed_maps(wrapper, features, block_queries, batch_index, strides, input_shape):
+    """`AttentionMap`s of a `WindowedNonLocal`: each query over its window's keys."""
+    if not 0 <= batch_index < int(features.shape[0]):
+        raise ValueError(
+            f"batch_index={batch_index} is outside the batch of {int(features.shape[0])} example(s)."
+        )
+    example = np.asarray(keras.ops.convert_to_numpy(features[batch_index]))
+    axes = wrapper.window_axes(*example.shape[:2])
+    stride = np.asarray(strides)
+    maps = []
+    for query in block_queries:
+        # The window holding the query's own (unpadded) position, as `call` cuts it.
+        homes = [axis.home[q] for axis, q in zip(axes, query)]
+        spans = [
+            axis.sources[(h // axis.length) * axis.length : (h // axis.length + 1) * axis.length]
+            for axis, h in zip(axes, homes)
+        ]
+        window = example[np.ix_(*spans)][None]
+        local = tuple(int(h % axis.length) for axis, h in zip(axes, homes))
+        (row,) = attention_rows(wrapper.block, window, [local])
+        firsts, cells = [], []
+        for start in row.key_positions:
+            covered = np.stack(
+                np.meshgrid(
+                    *(span[s : s + n] for span, s, n in zip(spans, start, row.key_size)),
+                    indexing="ij",
+                ),
+                axis=-1,
+            ).reshape(-1, len(spans))
+            firsts.append([span[s] for span, s in zip(spans, start)])
+            cells.append(np.unique(covered, axis=0) * stride)
+        maps.append(
+            AttentionMap(
+                block_name=wrapper.name,
+                query=tuple((q * s, (q + 1) * s) for q, s in zip(query, strides)),
+                keys=np.asarray(firsts, "int64").reshape(-1, len(spans)) * stride,
+                key_extent=tuple(int(k * s) for k, s in zip(row.key_size, strides)),
+                weights=row.weights,
+                is_distribution=row.is_distribution,
+                stride=strides,
+                input_shape=input_shape,
+                key_cells=tuple(cells),
             )
         )
     return maps

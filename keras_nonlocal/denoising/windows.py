@@ -12,7 +12,10 @@ completed by mirroring the image (the padding is cropped afterwards). With a
 borders (as Swin's shifted windows).
 """
 
+import collections
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_nonlocal.denoising.padding import extend_end
@@ -27,6 +30,21 @@ def _windows_along(size, window_size):
     count = (size + window_size - 1) // window_size
     length = (size + count - 1) // count
     return count, length, count * length - size
+
+
+WindowAxis = collections.namedtuple("WindowAxis", ["length", "sources", "home"])
+WindowAxis.__doc__ = """Where the windows of one axis take their positions from.
+
+Fields:
+    length: the windows' side along the axis.
+    sources: int array, for each position of the rolled and padded axis
+        (`count * length` of them; window `w` holds `w * length` to
+        `(w + 1) * length`), the position of the layer's input it copies.
+        Mirror padding and the repeated last slice of a short map copy
+        positions that also appear unpadded, so some values repeat.
+    home: int array, for each input position, its own (unpadded) index in
+        the rolled and padded axis.
+"""
 
 
 @keras.saving.register_keras_serializable(package="keras_nonlocal")
@@ -96,6 +114,42 @@ class WindowedNonLocal(keras.layers.Layer):
         self.block.build((None, None, None, input_shape[-1]))
         pool = self.block.pool_size if self.block.sub_sample else None
         self._min_size = 2 if pool is None and self.block.sub_sample else max(pool or (1,))
+
+    def window_axes(self, height, width):
+        """How `call` lays a `height × width` map out in windows, in NumPy.
+
+        The same geometry as `call` (extension of a map shorter than the
+        block's pool, roll by `-shift`, mirror padding at the end, balanced
+        windows), given as indices so that a window position can be traced
+        back to the input position it holds (e.g. to show attention on the
+        image, `keras_nonlocal.attention.attention_maps`). Needs the layer
+        built.
+
+        Args:
+            height: the input map's rows.
+            width: the input map's columns.
+
+        Returns:
+            A `WindowAxis` for the rows and one for the columns.
+
+        Example:
+
+        >>> layer = WindowedNonLocal(window_size=4, shift=1, block_config={"norm": None})
+        >>> _ = layer(np.zeros((1, 5, 4, 8), "float32"))
+        >>> rows, cols = layer.window_axes(5, 4)
+        >>> rows.length, rows.sources.tolist(), rows.home.tolist()
+        (3, [1, 2, 3, 4, 0, 0], [4, 0, 1, 2, 3])
+        """
+        axes = []
+        for size in (int(height), int(width)):
+            extended = max(size, self._min_size)
+            count, length, pad = _windows_along(extended, self.window_size)
+            padded = np.arange(count * length)
+            rolled = np.where(padded < extended, padded, 2 * extended - 1 - padded)
+            sources = np.minimum((rolled + self.shift) % extended, size - 1)
+            home = (np.arange(size) - self.shift) % extended
+            axes.append(WindowAxis(length, sources, home))
+        return tuple(axes)
 
     def _partition(self, x, height, width):
         rows, row_length, pad_h = _windows_along(height, self.window_size)
