@@ -36,8 +36,6 @@ import traceback
 from keras_nonlocal.command_line import UsageError
 from keras_nonlocal.command_line import results_on_stdout
 from keras_nonlocal.command_line import sigterm_as_interrupt
-from keras_nonlocal.data import TooManyBadFilesError
-from keras_nonlocal.data import VideoDecodeError
 from keras_nonlocal.weights import CheckpointFormatError
 from keras_nonlocal.weights import CheckpointMismatchError
 from keras_nonlocal.weights import UnsafePickleError
@@ -79,8 +77,14 @@ _USER_ERRORS = (
     CheckpointMismatchError,
     WeightsDownloadError,
     WeightsIntegrityError,
-    VideoDecodeError,
-    TooManyBadFilesError,
+)
+# The video pipeline's errors, by module: `keras_nonlocal.data` needs
+# TensorFlow, which the denoising commands on JAX / PyTorch run without. An
+# error cannot come from a module that was never imported, so each is looked
+# up only once its module is loaded.
+_VIDEO_ERRORS = (
+    ("keras_nonlocal.data.decoding", "VideoDecodeError"),
+    ("keras_nonlocal.data.pipeline", "TooManyBadFilesError"),
 )
 
 
@@ -100,7 +104,12 @@ def user_errors():
     >>> issubclass(ZeroDivisionError, user_errors())
     False
     """
-    return _USER_ERRORS
+    loaded = tuple(
+        getattr(sys.modules[module], name)
+        for module, name in _VIDEO_ERRORS
+        if module in sys.modules
+    )
+    return _USER_ERRORS + loaded
 
 
 # ------------------------------------------------------------------ parsing
@@ -127,10 +136,16 @@ def _add_debug_flag(parser, default):
 
 
 def _available_commands():
+    # A command whose module cannot be imported (the video commands need
+    # TensorFlow, which the denoising commands on JAX / PyTorch do without)
+    # is left out of the parser rather than failing every command.
     available = {}
     for name, (module, help_text) in _COMMANDS.items():
-        if importlib.util.find_spec(module) is not None:
-            available[name] = (module, help_text)
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        available[name] = (module, help_text)
     return available
 
 

@@ -24,7 +24,9 @@ Example:
 
 import json
 
-_PROG = "keras-nonlocal train-denoiser"
+from keras_nonlocal.command_line import check_input_file
+from keras_nonlocal.command_line import check_output_folder
+from keras_nonlocal.command_line import echo
 
 
 def add_arguments(parser):
@@ -106,8 +108,26 @@ def parse_model(text, channels=None):
     return config if channels is None else config.replace(channels=channels)
 
 
+def validate(args):
+    """Checks the flags, the image folders and the output before any work.
+
+    Args:
+        args: the parsed `argparse.Namespace`.
+
+    Raises:
+        ValueError: an unknown `--model` (exit status 2).
+        OSError: a missing image folder, an output that cannot be written
+            (exit status 1).
+    """
+    parse_model(args.model, args.channels)
+    for flag, path in (("--images", args.images), ("--val-images", args.val_images)):
+        if path is not None:
+            check_input_file(path, flag, folder_ok=True)
+    check_output_folder(args.out, "--out")
+
+
 def run(args):
-    """Runs the `train-denoiser` subcommand.
+    """Runs the `train-denoiser` subcommand (after `validate`).
 
     Args:
         args: the parsed `argparse.Namespace`.
@@ -139,7 +159,7 @@ def run(args):
         pipeline=args.pipeline,
         verbose=args.verbose,
     )
-    print(
+    echo(
         f"trained from step {result.initial_step} to {result.final_step}; "
         f"model in {result.output_dir}/model.keras"
     )

@@ -27,7 +27,6 @@ import os
 
 import keras
 
-from keras_nonlocal.data.pipeline import reraise_pipeline_errors
 from keras_nonlocal.training import callbacks as callbacks_lib
 from keras_nonlocal.training.model_factory import build_model
 from keras_nonlocal.training.model_factory import freeze_batch_norm
@@ -275,7 +274,12 @@ def train(
         verbose = 1 if chief else 2
     # Outside the scope: a callback that creates a variable on the chief only
     # (saving does) must not start a cross-worker broadcast.
-    # A pipeline's TooManyBadFilesError reaches the caller as itself.
+    # A pipeline's TooManyBadFilesError reaches the caller as itself. The
+    # video pipelines need TensorFlow; importing them here, not at the top,
+    # keeps `keras_nonlocal.training` (strategies, callbacks) importable
+    # without it, as the denoiser's training on JAX / PyTorch needs.
+    from keras_nonlocal.data.pipeline import reraise_pipeline_errors
+
     with reraise_pipeline_errors(train_ds, val_ds):
         history = model.fit(
             train_ds.repeat(),

@@ -4,17 +4,16 @@ The error is raised inside the pipeline's decoding step, where TensorFlow
 wraps it; evaluation and training must hand it back as its own type.
 """
 
-import argparse
 import os
 
 import keras
 import pytest
 import tensorflow as tf
 
+from keras_nonlocal import cli
 from keras_nonlocal import data
 from keras_nonlocal.data import pipeline
 from keras_nonlocal.training import evaluate
-from keras_nonlocal.training import evaluate_command
 from keras_nonlocal.training import get_recipe
 from keras_nonlocal.training import model_factory
 from keras_nonlocal.training import train
@@ -81,20 +80,19 @@ def test_evaluate_command_reports_it_in_one_line(bad_sources, tmp_path, monkeypa
     listing = tmp_path / "val.csv"
     listing.write_text("".join(f"{p},{label}\n" for p, label in bad_sources))
     monkeypatch.setattr(model_factory, "build_model", lambda *a, **k: tiny_model())
-    parser = argparse.ArgumentParser()
-    evaluate_command.add_arguments(parser)
-    args = parser.parse_args([
-        "--data", str(listing), "--weights", "kinetics400", "--views", "1x1",
+    argv = [
+        "evaluate", "--data", str(listing), "--weights", "kinetics400", "--views", "1x1",
         "--num-frames", str(FRAMES), "--stride", "1", "--crop-size", str(SIZE),
         "--scale", str(SIZE), "--classes", "2", "--output-dir", str(tmp_path / "out"),
         "--verbose", "0",
-    ])  # fmt: skip
+    ]  # fmt: skip
     monkeypatch.setattr(
         data, "eval_dataset",
         lambda *a, **k: pipeline.eval_dataset(*a, **dict(k, max_bad=1)),
     )
     with pytest.warns(data.BadVideoWarning):
-        assert evaluate_command.run(args) == 1
+        assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "more than max_bad=1" in err and "Traceback" not in err
+    lines = [line for line in err.splitlines() if ": error: " in line]
+    assert len(lines) == 1 and "more than max_bad=1" in lines[0] and "Traceback" not in err
     assert not os.path.exists(tmp_path / "out" / "results.json")
