@@ -655,7 +655,7 @@ class NonLocalBlock(keras.layers.Layer):
         """
         check_quantization_mode(mode, self.name)
         for layer in self._projections():
-            layer.quantize(mode, config=config)
+            layer.quantize(mode, config=config)  # QuantizedDense: any Keras version
 
     def compute_output_shape(self, input_shape):
         if not self.return_attention:

@@ -48,7 +48,8 @@ class Projection(keras.layers.Dense):
 
     def quantize(self, mode=None, type_check=True, config=None):
         check_quantization_mode(mode, self.block_name)
-        super().quantize(mode, type_check=False, config=config)
+        # Keras before 3.11 has no `config` argument; pass it only when given.
+        super().quantize(mode, type_check=False, **({} if config is None else {"config": config}))
 
 
 def check_quantization_mode(mode, block_name):

@@ -24,7 +24,25 @@ def video(shape=(2, 2, 6, 6, 16), seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
+def require_keras_mode(mode):
+    """Skips where the installed Keras cannot quantize a plain `Dense` in `mode`
+    (the minimum-versions job: Keras 3.10 has no int4 and no `config`)."""
+    probe = keras.layers.Dense(2)
+    probe.build((None, 4))
+    try:
+        probe.quantize(mode)
+    except (ValueError, TypeError, NotImplementedError) as error:
+        pytest.skip(f"Keras {keras.__version__} cannot quantize a Dense in {mode!r}: {error}")
+
+
+def require_keras_config(name):
+    if not hasattr(keras.quantizers, name):
+        pytest.skip(f"Keras {keras.__version__} has no keras.quantizers.{name}")
+
+
 def _quantize(model, mode, **kwargs):
+    if mode is not None:
+        require_keras_mode(mode)
     with warnings.catch_warnings():
         # Keras warns for every leaf layer it cannot quantize (BatchNorm,
         # the input layer).
@@ -148,6 +166,7 @@ def test_an_unbuilt_block_is_not_quantized():
 def test_a_block_refuses_calibrated_modes_on_its_own():
     block = NonLocalBlock(name="nonlocal_conv3_1")
     block.build((None, 2, 6, 6, 16))
+    require_keras_config("GPTQConfig")
     config = keras.quantizers.GPTQConfig(
         dataset=["a clip"], tokenizer=lambda text: np.zeros((1, 4), "int32")
     )
@@ -157,6 +176,7 @@ def test_a_block_refuses_calibrated_modes_on_its_own():
 
 @pytest.mark.parametrize("config_class", ["GPTQConfig", "AWQConfig"])
 def test_calibrated_quantization_modes_are_refused_naming_the_block(config_class):
+    require_keras_config(config_class)
     x = video()
     block = NonLocalBlock(name="nonlocal_conv3_1")
     model = _model(block, x)
