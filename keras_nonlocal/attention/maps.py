@@ -22,6 +22,7 @@ import numpy as np
 from keras_nonlocal.denoising.windows import WindowedNonLocal
 from keras_nonlocal.layers import NonLocalBlock
 from keras_nonlocal.layers import attention_rows
+from keras_nonlocal.layers.attention_rows import check_position
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,17 +334,10 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
         one = keras.ops.convert_to_numpy(features[batch_index])
         block_queries = salient_positions(one, num_queries, data_format)
     else:
+        axis_names = "frame, row, column" if len(input_shape) == 3 else "row, column"
         block_queries = []
         for query in queries:
-            query = tuple(int(v) for v in np.atleast_1d(query))
-            if len(query) != len(input_shape) or not all(
-                0 <= v < n for v, n in zip(query, input_shape)
-            ):
-                raise ValueError(
-                    f"query={query} is not a position of the model's input, whose "
-                    f"positions run over {input_shape} (one index per axis: "
-                    f"{'frame, row, column' if len(input_shape) == 3 else 'row, column'})."
-                )
+            query = check_position(query, input_shape, "the model's input", axis_names)
             block_queries.append(tuple(v // s for v, s in zip(query, strides)))
     if isinstance(block, WindowedNonLocal):
         return _windowed_maps(block, features, block_queries, batch_index, strides, input_shape)

@@ -84,23 +84,39 @@ def _key_pool(block, spatial_shape, pooled_shape):
     return tuple(sizes)
 
 
+def check_position(query, shape, of, axis_names=None):
+    """A query position as a tuple of ints, or a `ValueError` naming it.
+
+    Args:
+        query: the position, one index per axis.
+        shape: the positions per axis.
+        of: what the positions belong to, for the message.
+        axis_names: optional names of the axes, for the message.
+
+    Returns:
+        The position as a tuple of ints.
+
+    Example:
+
+    >>> check_position([1, 2], (4, 4), "the image")
+    (1, 2)
+    """
+    query = tuple(int(v) for v in np.atleast_1d(query))
+    if len(query) != len(shape) or not all(0 <= v < n for v, n in zip(query, shape)):
+        names = f": {axis_names}" if axis_names else ", channels and batch excluded"
+        raise ValueError(
+            f"query={query} is not a position of {of}, whose positions run over "
+            f"{tuple(shape)} (give one index per axis{names})."
+        )
+    return query
+
+
 def _check_queries(queries, spatial_shape, batch_size, batch_index):
     if not 0 <= batch_index < batch_size:
         raise ValueError(
             f"batch_index={batch_index} is outside the batch of {batch_size} example(s)."
         )
-    checked = []
-    for query in queries:
-        query = tuple(int(v) for v in np.atleast_1d(query))
-        if len(query) != len(spatial_shape) or not all(
-            0 <= v < n for v, n in zip(query, spatial_shape)
-        ):
-            raise ValueError(
-                f"query={query} is not a position of the block's input, whose "
-                f"positions run over {tuple(spatial_shape)} (give one index per "
-                "axis, channels and batch excluded)."
-            )
-        checked.append(query)
+    checked = [check_position(query, spatial_shape, "the block's input") for query in queries]
     if not checked:
         raise ValueError("queries is empty; give at least one query position.")
     return checked

@@ -510,6 +510,25 @@ class NonLocalBlock(keras.layers.Layer):
         key_bias = ops.squeeze(ops.matmul(phi, ops.expand_dims(bias, 1)), -1)
         return queries, k, v, 1.0, key_bias
 
+    def _aggregate(self, q, k, v, scale, concat_kernel, key_bias=None):
+        """`(y, attention)`: the weighted values, and the weights themselves
+        with `return_attention` (`None` otherwise, when chunking may apply)."""
+        if self.return_attention:
+            attention = pairwise_weights(self.mode, q, k, scale, concat_kernel, key_bias)
+            return ops.matmul(attention, v), attention
+        y = non_local_attention(
+            self.mode,
+            q,
+            k,
+            v,
+            scale=scale,
+            concat_kernel=concat_kernel,
+            chunk_size=self._chunk_size(q, k),
+            use_fused=self.use_fused,
+            key_bias=key_bias,
+        )
+        return y, None
+
     def call(self, inputs, training=None):
         x = inputs
         if self.data_format == "channels_first":
@@ -542,7 +561,6 @@ class NonLocalBlock(keras.layers.Layer):
         cheaper.
         Returns `(z, attention)` (`attention` is `None` unless asked for).
         """
-        attention = None
         reassociate = self._reassociates(queries.shape[1], keys.shape[1])
         q, k, v, scale, key_bias = self._attention_inputs(queries, keys, reassociate)
         out_kernel, out_bias, batch_norm = folded_output_projection(
@@ -557,21 +575,7 @@ class NonLocalBlock(keras.layers.Layer):
             if self.mode == "concatenation" and self.return_attention
             else None
         )
-        if self.return_attention:
-            attention = pairwise_weights(self.mode, q, k, scale, concat_kernel)
-            y = ops.matmul(attention, v)
-        else:
-            y = non_local_attention(
-                self.mode,
-                q,
-                k,
-                v,
-                scale=scale,
-                concat_kernel=concat_kernel,
-                chunk_size=self._chunk_size(q, k),
-                use_fused=self.use_fused,
-                key_bias=key_bias,
-            )
+        y, attention = self._aggregate(q, k, v, scale, concat_kernel, key_bias)
         if batch_norm:
             # BatchNorm with batch statistics: W's bias only moves the mean.
             y = y if reassociate else linear(y, out_kernel)
@@ -606,21 +610,7 @@ class NonLocalBlock(keras.layers.Layer):
             q, k = self.theta(queries), self.phi(keys)
         v = self.g(keys)
         concat_kernel = self.concat_kernel if self.mode == "concatenation" else None
-        attention = None
-        if self.return_attention:
-            attention = pairwise_weights(self.mode, q, k, scale, concat_kernel)
-            y = ops.matmul(attention, v)
-        else:
-            y = non_local_attention(
-                self.mode,
-                q,
-                k,
-                v,
-                scale=scale,
-                concat_kernel=concat_kernel,
-                chunk_size=self._chunk_size(q, k),
-                use_fused=self.use_fused,
-            )
+        y, attention = self._aggregate(q, k, v, scale, concat_kernel)
         out = geometry.unfold(self.out(y), unfold_info)
         if self.norm is not None:
             out = self.bn(out, training=training)
