@@ -27,6 +27,7 @@ import json
 from keras_nonlocal.command_line import check_input_file
 from keras_nonlocal.command_line import check_output_folder
 from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import positive_float
 
 
 def add_arguments(parser):
@@ -70,6 +71,11 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=float, default=1e-3, help="initial Adam rate (default: 1e-3)")
     parser.add_argument("--final-lr", type=float, default=1e-5,
                         help="rate at the last step, cosine decay (default: 1e-5)")
+    parser.add_argument("--clipnorm", type=positive_float, default=None,
+                        help="clip gradients to this global norm (the loss is on the 0-255 "
+                             "scale; default: no clipping)")
+    parser.add_argument("--initial-weights", default=None,
+                        help="start from this .keras or .weights.h5 file (fine-tuning)")
     parser.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi_worker"),
                         help="distribution, as `keras-nonlocal train` (multi_worker reads TF_CONFIG)")
     parser.add_argument("--pipeline", default="auto", choices=("auto", "tf", "numpy"),
@@ -123,6 +129,8 @@ def validate(args):
     for flag, path in (("--images", args.images), ("--val-images", args.val_images)):
         if path is not None:
             check_input_file(path, flag, folder_ok=True)
+    if args.initial_weights is not None:
+        check_input_file(args.initial_weights, "--initial-weights")
     check_output_folder(args.out, "--out")
 
 
@@ -153,6 +161,8 @@ def run(args):
         patch_size=args.patch_size,
         learning_rate=args.lr,
         final_learning_rate=args.final_lr,
+        clipnorm=args.clipnorm,
+        initial_weights=args.initial_weights,
         strategy=args.strategy,
         val_images=val_images,
         seed=args.seed,

@@ -17,6 +17,7 @@ output_dir/
   training_log.csv    one row per epoch (loss, patch PSNR, validation PSNR, rate)
   events.jsonl        train_begin / epoch_end events with the global step
   last.keras          the model after the last finished epoch
+  best.keras          the model after the epoch of highest `val_psnr` (with validation images)
   model.keras         the trained model (also model.weights.h5)
 ```
 
@@ -183,6 +184,19 @@ def _jax_data_parallel(strategy):
         keras.distribution.set_distribution(previous)
 
 
+def _load_initial_weights(model, path):
+    if path.endswith(".weights.h5"):
+        model.load_weights(path)
+        return
+    source = keras.saving.load_model(path, compile=False)
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as e:
+        raise ValueError(
+            f"`initial_weights` {path} holds another architecture than the one trained: {e}"
+        ) from None
+
+
 def _tensorboard(log_dir):
     try:
         import tensorflow  # noqa: F401  (the TensorBoard callback writes with tf.summary)
@@ -211,6 +225,11 @@ def _callbacks(output_dir, val_images, val_sigma, stop_at_step, extra):
         keras.callbacks.CSVLogger(os.path.join(output_dir, "training_log.csv"), append=True),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "last.keras")),
     ]
+    if val_images:
+        result.append(keras.callbacks.ModelCheckpoint(
+            os.path.join(output_dir, "best.keras"), monitor="val_psnr", mode="max",
+            save_best_only=True,
+        ))
     result += _tensorboard(os.path.join(output_dir, "tensorboard"))
     return result + list(extra or [])
 
@@ -227,6 +246,8 @@ def train_denoiser(
     patch_size=128,
     learning_rate=1e-3,
     final_learning_rate=1e-5,
+    clipnorm=None,
+    initial_weights=None,
     strategy="default",
     val_images=None,
     val_sigma=None,
@@ -254,6 +275,13 @@ def train_denoiser(
         patch_size: side of the square patches.
         learning_rate: Adam's initial rate.
         final_learning_rate: the rate at the last step (cosine decay).
+        clipnorm: clip the gradients to this global norm (the loss is on
+            the 0–255 scale: a fresh `nl_dncnn` starts near 400); `None`
+            does not clip.
+        initial_weights: start from these weights (a `.keras` or
+            `.weights.h5` file of the same architecture), e.g. to fine-tune a
+            σ = 25 model to another σ; a resumed run takes its backup's
+            weights instead.
         strategy: `"default"`, `"mirrored"` or `"multi_worker"` (see
             `distribution_scope`).
         val_images: optional clean images scored after each epoch
@@ -294,6 +322,17 @@ def train_denoiser(
                        ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
+    if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
+        raise ValueError(f"`clipnorm` must be a number > 0 or None. Received: clipnorm={clipnorm!r}")
+    if initial_weights is not None:
+        initial_weights = os.fspath(initial_weights)
+        if not initial_weights.endswith((".keras", ".weights.h5")):
+            raise ValueError(
+                "`initial_weights` must be a `.keras` or `.weights.h5` file. "
+                f"Received: initial_weights={initial_weights!r}"
+            )
+        if not os.path.isfile(initial_weights):
+            raise FileNotFoundError(f"`initial_weights` file not found: {initial_weights}")
     if val_sigma is None:
         val_sigma = 25.0 if sigma is None else sigma
     output_dir = os.fspath(output_dir)
@@ -308,6 +347,8 @@ def train_denoiser(
         "patch_size": patch_size,
         "learning_rate": learning_rate,
         "final_learning_rate": final_learning_rate,
+        "clipnorm": clipnorm,
+        "initial_weights": initial_weights,
         "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
         "num_images": len(images),
         "seed": seed,
@@ -335,12 +376,14 @@ def train_denoiser(
     with contextlib.nullcontext() if on_tensorflow else scope:
         with scope if on_tensorflow else contextlib.nullcontext():
             model = build_denoiser(architecture)
+            if initial_weights is not None:
+                _load_initial_weights(model, initial_weights)
             schedule = keras.optimizers.schedules.CosineDecay(
                 learning_rate, decay_steps=epochs * steps_per_epoch,
                 alpha=final_learning_rate / learning_rate,
             )
             model.compile(
-                optimizer=keras.optimizers.Adam(schedule),
+                optimizer=keras.optimizers.Adam(schedule, global_clipnorm=clipnorm),
                 loss="mean_squared_error",
                 metrics=[keras.metrics.MeanMetricWrapper(patch_psnr, name="psnr")],
             )
