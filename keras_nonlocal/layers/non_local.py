@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_nonlocal.layers import geometry
+from keras_nonlocal.layers import windows
 from keras_nonlocal.layers.affine import Affine
 from keras_nonlocal.layers.linear import bias_add
 from keras_nonlocal.layers.linear import linear
@@ -137,6 +138,26 @@ class NonLocalBlock(keras.layers.Layer):
         kernel_regularizer: regularizer of the projection kernels.
         bn_momentum: BatchNorm momentum (official: 0.9).
         bn_epsilon: BatchNorm epsilon (official: 1e-5).
+        window_size: attend within non-overlapping windows of the attended
+            axes (NLRN's restricted neighbourhoods): `None` (default, no
+            windows), an int (the largest window length on every attended
+            axis) or a tuple with one int or `None` (the whole axis) per
+            attended axis. Windows are balanced (48 positions with a window
+            of 32 make two windows of 24), the last one is completed by
+            mirroring the map's end (the padding's queries are cropped, its
+            keys repeat real positions), and keys are pooled within each
+            window (a window shorter than the pool keeps one key along that
+            axis). Cost and memory then grow linearly with the map's size.
+            Composes with `group_size` (windows within each group of frames)
+            and chunking; with BatchNorm in training, the batch statistics
+            include the padded positions. With `return_attention`, the
+            matrices are per window: `batch'` counts the windows, row-major
+            after the example (`keras_nonlocal.layers.windows.window_axes`
+            traces their positions back to the input).
+        window_shift: roll the map by `-window_shift` along the windowed
+            axes before cutting the windows, and back afterwards (Swin's
+            shifted windows): an int (every windowed axis) or a tuple (one
+            per attended axis), each smaller than its window. 0 by default.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
@@ -180,9 +201,12 @@ class NonLocalBlock(keras.layers.Layer):
         kernel_regularizer=None,
         bn_momentum=0.9,
         bn_epsilon=1e-5,
+        window_size=None,
+        window_shift=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        window_size, window_shift = windows.check_window_args(window_size, window_shift)
         if mode not in MODES:
             raise ValueError(
                 f"Unknown mode={mode!r}. Expected one of {', '.join(MODES)}."
@@ -243,6 +267,8 @@ class NonLocalBlock(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bn_momentum = bn_momentum
         self.bn_epsilon = bn_epsilon
+        self.window_size = window_size
+        self.window_shift = window_shift
 
     # ----------------------------------------------------------------- build
     def _resolve_pool_size(self, rank, axes):
@@ -317,6 +343,9 @@ class NonLocalBlock(keras.layers.Layer):
         self._rank = rank
         self._axes = geometry.attended_axes(rank, self.attention_axes)
         self._pool = self._resolve_pool_size(rank, self._axes)
+        self._windows, self._shifts = windows.resolve_windows(
+            self.window_size, self.window_shift, rank - 2, self._axes, self.attention_axes
+        )
         if self.group_size is not None:
             if rank != 5 or 0 not in self._axes:
                 raise ValueError(
@@ -535,6 +564,9 @@ class NonLocalBlock(keras.layers.Layer):
             x = ops.moveaxis(x, 1, -1)
         if self.group_size is not None:
             x, ungrouped_shape = self._group(x)
+        windowed = any(w is not None for w in self._windows)
+        if windowed:
+            x, layout = windows.partition(x, self._windows, self._shifts)
 
         pooled = self._max_pool(x)
         queries, unfold_info = geometry.fold(x, self._axes)
@@ -544,6 +576,8 @@ class NonLocalBlock(keras.layers.Layer):
         else:
             z, attention = self._call_folded(x, queries, keys, unfold_info, training)
 
+        if windowed:
+            z = windows.merge(z, layout)
         if self.group_size is not None:
             z = ops.reshape(z, ungrouped_shape)
         if self.data_format == "channels_first":
@@ -681,6 +715,8 @@ class NonLocalBlock(keras.layers.Layer):
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "bn_momentum": self.bn_momentum,
                 "bn_epsilon": self.bn_epsilon,
+                "window_size": self.window_size,
+                "window_shift": self.window_shift,
             }
         )
         return config
