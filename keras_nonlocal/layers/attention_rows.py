@@ -5,8 +5,9 @@ every attending group: at res3 of a 32-frame clip that is 25088 × 6272
 entries per clip. To look at what a few positions attend to, only their rows
 are needed: `attention_rows` projects those queries alone and weighs them
 against the keys they attend to (their frame group, their frame or their
-spatial position, as `attention_axes` and `group_size` say), so the cost is
-`queries × keys`, whatever the block's chunking.
+spatial position, as `attention_axes` and `group_size` say; their window
+for a block with `window_size`), so the cost is `queries × keys`, whatever
+the block's chunking.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ from keras import ops
 
 from keras_nonlocal.layers.pairwise import SOFTMAX_MODES
 from keras_nonlocal.layers.pairwise import pairwise_weights
+from keras_nonlocal.layers.windows import window_axes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,14 @@ class AttentionRow:
             are a softmax (non-negative, summing to 1). The dot product and
             the concatenation divide by `M` instead: their weights may be
             negative (dot product) and their sum is far from 1.
+        key_sources: `None` when key `j` covers the box from
+            `key_positions[j]` to `key_positions[j] + key_size`. For a block
+            with `window_size`, keys are pooled within the query's window,
+            which was rolled and mirror-padded: per key an `(n, k)` int
+            array of the input positions it pools (a position of the mirror
+            padding given as the position it copies, so a position can
+            belong to two keys), and `key_positions[j]` is the input
+            position of the key's first window position.
     """
 
     batch_index: int
@@ -47,6 +57,7 @@ class AttentionRow:
     key_size: tuple
     weights: np.ndarray
     is_distribution: bool
+    key_sources: tuple = None
 
     def top_keys(self, k):
         """The `k` keys of largest weight, largest first.
@@ -122,15 +133,15 @@ def _check_queries(queries, spatial_shape, batch_size, batch_index):
     return checked
 
 
-def _key_slices(block, query, pooled_shape, key_size):
+def _key_slices(block, query, pooled_shape, key_size, group_size):
     """Per axis, the range of pooled keys the query attends to."""
     ranges = []
     for axis, n in enumerate(pooled_shape):
         if axis not in block._axes:
             ranges.append(range(query[axis], query[axis] + 1))
-        elif axis == 0 and block.group_size is not None:
-            start = (query[0] // block.group_size) * block.group_size // key_size[0]
-            ranges.append(range(start, start + block.group_size // key_size[0]))
+        elif axis == 0 and group_size is not None:
+            start = (query[0] // group_size) * group_size // key_size[0]
+            ranges.append(range(start, start + group_size // key_size[0]))
         else:
             ranges.append(range(n))
     return ranges
@@ -151,9 +162,11 @@ def attention_rows(block, inputs, queries, batch_index=0):
     """Computes the pairwise weights of chosen query positions only.
 
     Equal to the matching rows of the block's `return_attention=True`
-    matrix, for every pairwise function, `attention_axes`, `group_size` and
-    sub-sampling, without building that matrix: each query is projected
-    alone and weighed against the keys it attends to.
+    matrix, for every pairwise function, `attention_axes`, `group_size`,
+    sub-sampling and `window_size`, without building that matrix: each
+    query is projected alone and weighed against the keys it attends to.
+    For a windowed block those are the keys of the query's window, traced
+    back to input positions in `AttentionRow.key_sources`.
 
     Args:
         block: a `NonLocalBlock` (built, or built here on `inputs`).
@@ -184,26 +197,66 @@ def attention_rows(block, inputs, queries, batch_index=0):
     spatial_shape = tuple(int(n) for n in x.shape[1:-1])
     queries = _check_queries(queries, spatial_shape, int(x.shape[0]), batch_index)
     example = x[batch_index : batch_index + 1]
-    pooled = block._max_pool(example)
+    if all(w is None for w in block._windows):
+        pooled = block._max_pool(example)
+        return [
+            _row(block, example, pooled, query, batch_index, block.group_size)
+            for query in queries
+        ]
+    example = ops.convert_to_numpy(example)[0]
+    return [_window_row(block, example, query, batch_index) for query in queries]
+
+
+def _row(block, example, pooled, query, batch_index, group_size):
+    """The `AttentionRow` of `query` over all the keys of `example` it attends to."""
+    spatial_shape = tuple(int(n) for n in example.shape[1:-1])
     pooled_shape = tuple(int(n) for n in pooled.shape[1:-1])
     key_size = _key_pool(block, spatial_shape, pooled_shape)
-    rows = []
-    for query in queries:
-        ranges = _key_slices(block, query, pooled_shape, key_size)
-        index = tuple(slice(r.start, r.stop) for r in ranges)
-        keys = ops.reshape(pooled[(0,) + index], (1, -1, pooled.shape[-1]))
-        query_vector = ops.reshape(example[(0,) + query], (1, 1, -1))
-        q, k, scale, concat_kernel = _embed(block, query_vector, keys)
-        weights = pairwise_weights(block.mode, q, k, scale, concat_kernel)
-        grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(ranges))
-        rows.append(
-            AttentionRow(
-                batch_index=batch_index,
-                query=query,
-                key_positions=grid * np.asarray(key_size),
-                key_size=key_size,
-                weights=np.asarray(ops.convert_to_numpy(ops.cast(weights, "float32"))).reshape(-1),
-                is_distribution=block.mode in SOFTMAX_MODES,
-            )
+    ranges = _key_slices(block, query, pooled_shape, key_size, group_size)
+    index = tuple(slice(r.start, r.stop) for r in ranges)
+    keys = ops.reshape(pooled[(0,) + index], (1, -1, pooled.shape[-1]))
+    query_vector = ops.reshape(example[(0,) + query], (1, 1, -1))
+    q, k, scale, concat_kernel = _embed(block, query_vector, keys)
+    weights = pairwise_weights(block.mode, q, k, scale, concat_kernel)
+    grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(ranges))
+    return AttentionRow(
+        batch_index=batch_index,
+        query=query,
+        key_positions=grid * np.asarray(key_size),
+        key_size=key_size,
+        weights=np.asarray(ops.convert_to_numpy(ops.cast(weights, "float32"))).reshape(-1),
+        is_distribution=block.mode in SOFTMAX_MODES,
+    )
+
+
+def _window_row(block, example, query, batch_index):
+    """The row of a windowed block's query: its window cut (as the block cuts
+    it, `window_axes`), its row within it, keys traced back to the input."""
+    sizes = list(example.shape[:-1])
+    group_start = 0
+    if block.group_size is not None:
+        group_start = (query[0] // block.group_size) * block.group_size
+        sizes[0] = block.group_size
+    axes = window_axes(sizes, block._windows, block._shifts)
+    spans, local = [], []
+    for i, (axis, q) in enumerate(zip(axes, query)):
+        offset = group_start if i == 0 else 0
+        home = int(axis.home[q - offset])
+        first = (home // axis.length) * axis.length
+        spans.append(axis.sources[first : first + axis.length] + offset)
+        local.append(home - first)
+    window = ops.convert_to_tensor(example[np.ix_(*spans)][None], dtype=block.compute_dtype)
+    row = _row(block, window, block._max_pool(window), tuple(local), batch_index, None)
+    firsts, sources = [], []
+    for start in row.key_positions:
+        covered = np.meshgrid(
+            *(span[s : s + n] for span, s, n in zip(spans, start, row.key_size)), indexing="ij"
         )
-    return rows
+        sources.append(np.unique(np.stack(covered, axis=-1).reshape(-1, len(spans)), axis=0))
+        firsts.append([span[s] for span, s in zip(spans, start)])
+    return dataclasses.replace(
+        row,
+        query=query,
+        key_positions=np.asarray(firsts, "int64").reshape(-1, len(spans)),
+        key_sources=tuple(sources),
+    )

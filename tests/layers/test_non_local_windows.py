@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from keras_nonlocal.layers import MODES, NonLocalBlock
+from keras_nonlocal.layers import attention_rows
+from keras_nonlocal.layers import geometry
 from keras_nonlocal.layers import windows as window_geometry
 from tests.layers import reference
 from tests.layers.test_non_local_numerics import randomise
@@ -292,3 +294,50 @@ def test_window_tuples_that_do_not_fit_the_input_raise_at_build(kwargs, shape, m
     block = NonLocalBlock(**kwargs)
     with pytest.raises(ValueError, match=message):
         block.build(shape)
+
+
+def _windowed_fold_positions(block, grid_shape):
+    """Where each input position lands in a windowed block's `(batch', N)` matrix
+    rows: the block's grouping, window cut and fold applied to an index grid."""
+    index = np.arange(int(np.prod(grid_shape)), dtype="float32").reshape((1,) + grid_shape + (1,))
+    index = keras.ops.convert_to_tensor(index)
+    if block.group_size is not None:
+        index = keras.ops.reshape(index, (-1, block.group_size) + grid_shape[1:] + (1,))
+    index, _ = window_geometry.partition(index, block._windows, block._shifts)
+    folded, _ = geometry.fold(index, block._axes)
+    return keras.ops.convert_to_numpy(folded)[..., 0].astype(int)
+
+
+ROW_CASES = [
+    ((1, 7, 9, 6), {"window_size": 4, "window_shift": 1}),
+    ((1, 5, 6, 6), {"window_size": (2, None), "window_shift": (1, 0), "pool_size": (3, 2)}),
+    ((1, 4, 5, 7, 6), {"window_size": 3, "window_shift": 2, "attention_axes": "space"}),
+    ((1, 4, 5, 5, 6), {"window_size": (None, 3, 3), "window_shift": (0, 0, 2), "group_size": 2}),
+    ((1, 11, 6), {"window_size": 4, "window_shift": 3}),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape, kwargs", ROW_CASES, ids=lambda c: str(c))
+def test_attention_rows_of_a_windowed_block_equal_its_per_window_matrices(mode, shape, kwargs):
+    x = np.random.default_rng(8).normal(size=shape).astype("float32")
+    block = NonLocalBlock(mode=mode, return_attention=True, **kwargs)
+    block.build(shape)
+    randomise(block)
+    _, full = block(x, training=False)
+    full = keras.ops.convert_to_numpy(full)
+    grid = shape[1:-1]
+    folded = _windowed_fold_positions(block, grid)
+    queries = [tuple(int(v) for v in q) for q in itertools.islice(np.ndindex(grid), 0, None, 3)]
+    for query, row in zip(queries, attention_rows(block, x, queries)):
+        flat = np.ravel_multi_index(query, grid)
+        # The query's own window position: its first occurrence (mirror copies come later).
+        b, n = np.argwhere(folded == flat)[0]
+        np.testing.assert_allclose(row.weights, full[b, n], rtol=2e-5, atol=2e-6)
+        assert row.query == query
+        # The keys pool exactly the positions of the query's window (copies included).
+        window = {np.unravel_index(i, grid) for i in folded[b]}
+        pooled = {tuple(int(v) for v in p) for cells in row.key_sources for p in cells}
+        assert pooled <= window
+        for first, cells in zip(row.key_positions, row.key_sources):
+            assert tuple(first) in {tuple(c) for c in cells}
