@@ -7,11 +7,10 @@ position back to the input the model sees: a block position covers
 `stride = input size / block input size` input positions along each axis (the
 network's strides), and a key covers its pooling window of them.
 
-The denoisers' `WindowedNonLocal` blocks attend within windows of a rolled,
-mirror-padded feature map: for them the wrapper's input is captured, the
-query's window is rebuilt from it (`WindowedNonLocal.window_axes`) and the
-inner block's weights over that window's keys are traced back through the
-window cut, the padding and the roll to the feature map, then to the input.
+Blocks with `window_size` (the denoisers' blocks) attend within windows of a
+rolled, mirror-padded feature map: `attention_rows` rebuilds the query's
+window and traces its keys back through the window cut, the padding and the
+roll to the feature map; here they are mapped on to the input.
 """
 
 import dataclasses
@@ -19,7 +18,6 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_nonlocal.denoising.windows import WindowedNonLocal
 from keras_nonlocal.layers import NonLocalBlock
 from keras_nonlocal.layers import attention_rows
 from keras_nonlocal.layers.attention_rows import check_position
@@ -45,18 +43,17 @@ class AttentionMap:
         stride: input positions per block position along each axis.
         input_shape: the input's positions per axis (e.g. `(T, H, W)`).
         key_cells: `None` when key `j` covers the box from `keys[j]` to
-            `keys[j] + key_extent` (every `NonLocalBlock`). For a
-            `WindowedNonLocal` block, per key an `(n, k)` int array: the
-            first input position of each block cell (`stride` positions
-            wide) the key pools, traced back through the window cut and the
-            roll. Keys of the query's window that fall in the mirror padding
-            (or in the repeated last row or column of a map shorter than the
-            pool) are copies of real positions and are mapped to the
-            positions they copy, keeping their weight: a position can then
-            be covered by two keys (itself and its mirror image), and a key
-            straddling the padding covers fewer cells. `keys[j]` is then the
-            cell of the key's first window position, and `key_extent` the
-            pool times the stride.
+            `keys[j] + key_extent` (a block without `window_size`). For a
+            windowed block, per key an `(n, k)` int array: the first input
+            position of each block cell (`stride` positions wide) the key
+            pools, traced back through the window cut and the roll. Keys of
+            the query's window that fall in the mirror padding are copies of
+            real positions and are mapped to the positions they copy,
+            keeping their weight: a position can then be covered by two keys
+            (itself and its mirror image), and a key straddling the padding
+            covers fewer cells. `keys[j]` is then the cell of the key's
+            first window position, and `key_extent` the pool times the
+            stride.
     """
 
     block_name: str
@@ -127,14 +124,10 @@ class AttentionMap:
         return grid
 
 
-BLOCK_TYPES = (NonLocalBlock, WindowedNonLocal)
-
-
 def non_local_blocks(model):
     """Every non-local block of a model, nested models included.
 
-    A block is a `NonLocalBlock` or a denoiser's `WindowedNonLocal`, listed
-    as the wrapper (the name `model.summary()` shows), not its inner block.
+    A block is a `NonLocalBlock` (or one of its named subclasses).
 
     Args:
         model: a Keras model or layer.
@@ -154,7 +147,7 @@ def non_local_blocks(model):
     """
     found = []
     for layer in getattr(model, "layers", []):
-        if isinstance(layer, BLOCK_TYPES):
+        if isinstance(layer, NonLocalBlock):
             found.append(layer)
         else:
             found.extend(non_local_blocks(layer))
@@ -166,12 +159,11 @@ def select_block(model, block=None):
 
     Args:
         model: a Keras model.
-        block: a block's layer name, a `NonLocalBlock` or
-            `WindowedNonLocal` (the inner block of a `WindowedNonLocal`
-            stands for it), or `None` for the last block.
+        block: a block's layer name, a `NonLocalBlock`, or `None` for the
+            last block.
 
     Returns:
-        The `NonLocalBlock` or `WindowedNonLocal`.
+        The `NonLocalBlock`.
 
     Raises:
         ValueError: if the model has no non-local block, or none of that name.
@@ -183,10 +175,7 @@ def select_block(model, block=None):
         )
     if block is None:
         return blocks[-1]
-    if isinstance(block, BLOCK_TYPES):
-        for candidate in blocks:
-            if isinstance(candidate, WindowedNonLocal) and candidate.block is block:
-                return candidate
+    if isinstance(block, NonLocalBlock):
         if block not in blocks:
             raise ValueError(f"block={block.name!r} is not a layer of the model {model.name!r}.")
         return block
@@ -205,12 +194,12 @@ def block_input(model, block, inputs):
 
     Args:
         model: the Keras model.
-        block: one of its `NonLocalBlock`s or `WindowedNonLocal`s.
+        block: one of its `NonLocalBlock`s.
         inputs: a batch for the model.
 
     Returns:
         The block's input tensor (channels last or first, as the block; the
-        whole feature map for a `WindowedNonLocal`, not its windows).
+        whole feature map for a windowed block, not its windows).
     """
     captured = []
     original = block.call
@@ -229,14 +218,9 @@ def block_input(model, block, inputs):
     return captured[0]
 
 
-def _data_format(block):
-    # WindowedNonLocal takes channels-last maps only.
-    return getattr(block, "data_format", "channels_last")
-
-
 def _spatial(block, features):
     shape = tuple(features.shape)
-    return shape[2:] if _data_format(block) == "channels_first" else shape[1:-1]
+    return shape[2:] if block.data_format == "channels_first" else shape[1:-1]
 
 
 def _strides(input_shape, feature_shape):
@@ -326,7 +310,7 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
     inputs = np.asarray(inputs) if not hasattr(inputs, "shape") else inputs
     features = block_input(model, block, inputs)
     feature_shape = tuple(int(n) for n in _spatial(block, features))
-    data_format = _data_format(block)
+    data_format = block.data_format
     input_shape = tuple(inputs.shape[2:] if data_format == "channels_first" else inputs.shape[1:-1])
     input_shape = tuple(int(n) for n in input_shape)
     strides = _strides(input_shape, feature_shape)
@@ -339,8 +323,6 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
         for query in queries:
             query = check_position(query, input_shape, "the model's input", axis_names)
             block_queries.append(tuple(v // s for v, s in zip(query, strides)))
-    if isinstance(block, WindowedNonLocal):
-        return _windowed_maps(block, features, block_queries, batch_index, strides, input_shape)
     rows = attention_rows(block, features, block_queries, batch_index=batch_index)
     maps = []
     for row in rows:
@@ -354,53 +336,10 @@ def attention_maps(model, inputs, queries=None, block=None, num_queries=3, batch
                 is_distribution=row.is_distribution,
                 stride=strides,
                 input_shape=input_shape,
-            )
-        )
-    return maps
-
-
-def _windowed_maps(wrapper, features, block_queries, batch_index, strides, input_shape):
-    """`AttentionMap`s of a `WindowedNonLocal`: each query over its window's keys."""
-    if not 0 <= batch_index < int(features.shape[0]):
-        raise ValueError(
-            f"batch_index={batch_index} is outside the batch of {int(features.shape[0])} example(s)."
-        )
-    example = np.asarray(keras.ops.convert_to_numpy(features[batch_index]))
-    axes = wrapper.window_axes(*example.shape[:2])
-    stride = np.asarray(strides)
-    maps = []
-    for query in block_queries:
-        # The window holding the query's own (unpadded) position, as `call` cuts it.
-        homes = [axis.home[q] for axis, q in zip(axes, query)]
-        spans = [
-            axis.sources[(h // axis.length) * axis.length : (h // axis.length + 1) * axis.length]
-            for axis, h in zip(axes, homes)
-        ]
-        window = example[np.ix_(*spans)][None]
-        local = tuple(int(h % axis.length) for axis, h in zip(axes, homes))
-        (row,) = attention_rows(wrapper.block, window, [local])
-        firsts, cells = [], []
-        for start in row.key_positions:
-            covered = np.stack(
-                np.meshgrid(
-                    *(span[s : s + n] for span, s, n in zip(spans, start, row.key_size)),
-                    indexing="ij",
+                key_cells=None if row.key_sources is None else tuple(
+                    cells * np.asarray(strides) for cells in row.key_sources
                 ),
-                axis=-1,
-            ).reshape(-1, len(spans))
-            firsts.append([span[s] for span, s in zip(spans, start)])
-            cells.append(np.unique(covered, axis=0) * stride)
-        maps.append(
-            AttentionMap(
-                block_name=wrapper.name,
-                query=tuple((q * s, (q + 1) * s) for q, s in zip(query, strides)),
-                keys=np.asarray(firsts, "int64").reshape(-1, len(spans)) * stride,
-                key_extent=tuple(int(k * s) for k, s in zip(row.key_size, strides)),
-                weights=row.weights,
-                is_distribution=row.is_distribution,
-                stride=strides,
-                input_shape=input_shape,
-                key_cells=tuple(cells),
             )
         )
     return maps
+

@@ -3,7 +3,6 @@
 Modules:
     models: `DenoiserConfig`, the named architectures (`DENOISER_CONFIGS`),
         `build_denoiser` / `NLDenoiser`.
-    windows: `WindowedNonLocal`, a non-local block attending within windows.
     presets: `DENOISER_PRESETS` (trained models, their files and SHA-256) and
         `load_denoiser`.
     patches: random noisy/clean patches (tf.data on TensorFlow, a
@@ -36,7 +35,6 @@ from keras_nonlocal.denoising.training import BLIND_SIGMA_RANGE
 from keras_nonlocal.denoising.training import DenoiserTrainingRun
 from keras_nonlocal.denoising.training import ValidationPSNR
 from keras_nonlocal.denoising.training import train_denoiser
-from keras_nonlocal.denoising.windows import WindowedNonLocal
 
 __all__ = [
     "BLIND_SIGMA_RANGE",
@@ -51,7 +49,6 @@ __all__ = [
     "PixelUnshuffle",
     "Scale",
     "ValidationPSNR",
-    "WindowedNonLocal",
     "build_denoiser",
     "get_config",
     "load_denoiser",

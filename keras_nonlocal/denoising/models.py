@@ -29,8 +29,8 @@ import dataclasses
 import keras
 from keras import ops
 
-from keras_nonlocal.denoising.padding import mirror_pad_end
-from keras_nonlocal.denoising.windows import WindowedNonLocal
+from keras_nonlocal.layers import NonLocalBlock
+from keras_nonlocal.layers.windows import mirror_pad_end
 
 NONLOCAL_MODES = ("embedded_gaussian", "gaussian", "dot_product", "concatenation")
 
@@ -409,19 +409,22 @@ class CropToReference(keras.layers.Layer):
 
 
 def _nonlocal_block(config, index, name):
-    block_config = {
-        "mode": config.nonlocal_mode,
-        "inner_channels": config.nonlocal_inner_channels,
-        "sub_sample": config.nonlocal_pool_size > 1,
-        "pool_size": (config.nonlocal_pool_size,) * 2,
+    # Blocks after the first alternate between unshifted windows and windows
+    # shifted by half their size, so window borders move from block to block.
+    shift = (config.nonlocal_window // 2) if index % 2 and config.nonlocal_window else 0
+    return NonLocalBlock(
+        mode=config.nonlocal_mode,
+        inner_channels=config.nonlocal_inner_channels,
+        sub_sample=config.nonlocal_pool_size > 1,
+        pool_size=(config.nonlocal_pool_size,) * 2,
         # A new block is the identity (BatchNorm's gamma starts at 0), so it
         # trains as a correction of the plain network.
-        "norm": "batch_norm",
-        "chunk_size": config.chunk_size,
-    }
-    shift = (config.nonlocal_window // 2) if index % 2 and config.nonlocal_window else 0
-    return WindowedNonLocal(
-        window_size=config.nonlocal_window, shift=shift, block_config=block_config, name=name
+        norm="batch_norm",
+        chunk_size=config.chunk_size,
+        window_size=config.nonlocal_window,
+        window_shift=shift,
+        data_format="channels_last",
+        name=name,
     )
 
 

@@ -219,8 +219,29 @@ def window_axes(sizes, windows, shifts):
     return tuple(axes)
 
 
-def _mirror_pad_end(x, axis, pad, size):
-    """Appends the last `pad` slices of `axis` in reverse order."""
+def mirror_pad_end(x, axis, pad, size):
+    """Appends the last `pad` slices of `axis` in reverse order (`"symmetric"`).
+
+    Written with a slice and a concatenation rather than
+    `keras.ops.pad(..., mode="symmetric")`: PyTorch's non-constant padding
+    only handles the last axes of a tensor, and TensorFlow graphs may give
+    the amounts as tensors.
+
+    Args:
+        x: a tensor.
+        axis: the axis to pad.
+        pad: how many slices to append, at most `size`.
+        size: the length of `axis`.
+
+    Returns:
+        `x` with `size + pad` slices along `axis`.
+
+    Example:
+
+    >>> x = np.arange(3, dtype="float32").reshape(1, 3, 1, 1)
+    >>> np.asarray(mirror_pad_end(x, 1, 2, 3))[0, :, 0, 0].tolist()
+    [0.0, 1.0, 2.0, 2.0, 1.0]
+    """
     if isinstance(pad, int) and pad == 0:
         return x
     index = [slice(None)] * len(x.shape)
@@ -254,7 +275,7 @@ def partition(x, windows, shifts):
             lengths.append(size)
             continue
         count, length, pad = windows_along(size, windows[i])
-        x = _mirror_pad_end(x, i + 1, pad, size)
+        x = mirror_pad_end(x, i + 1, pad, size)
         counts.append(count)
         lengths.append(length)
     channels = x.shape[-1]

@@ -1,4 +1,5 @@
-"""Attention maps of the denoisers' windowed blocks: through the roll, the window cut and the padding."""
+"""Attention maps of windowed blocks (`NonLocalBlock(window_size=...)`, the denoisers' blocks):
+through the roll, the window cut and the padding."""
 
 import os
 
@@ -15,6 +16,7 @@ from keras_nonlocal.attention import select_block
 from keras_nonlocal.denoising import DenoiserConfig
 from keras_nonlocal.denoising import build_denoiser
 from keras_nonlocal.layers import NonLocalBlock
+from keras_nonlocal.layers import windows as window_geometry
 
 WINDOW = 8
 
@@ -48,11 +50,12 @@ def _numpy_windows(array, shift):
     return np.moveaxis(tiles, 2, 1), lengths
 
 
-def test_windowed_blocks_are_listed_by_the_wrappers_name(denoiser):
+def test_windowed_blocks_are_listed_by_name(denoiser):
     assert [b.name for b in non_local_blocks(denoiser)] == ["nonlocal1", "nonlocal2"]
-    wrapper = denoiser.get_layer("nonlocal2")
-    assert select_block(denoiser) is wrapper
-    assert select_block(denoiser, wrapper.block) is wrapper  # the inner block stands for it
+    block = denoiser.get_layer("nonlocal2")
+    assert isinstance(block, NonLocalBlock) and block.window_size == WINDOW
+    assert select_block(denoiser) is block
+    assert select_block(denoiser, block) is block
     with pytest.raises(ValueError, match="no non-local block named 'block'.*nonlocal1, nonlocal2"):
         select_block(denoiser, "block")
 
@@ -62,22 +65,28 @@ def test_windowed_blocks_are_listed_by_the_wrappers_name(denoiser):
 @pytest.mark.parametrize("size", [(40, 44), (22, 30)])
 @pytest.mark.parametrize("name, shift", [("nonlocal1", 0), ("nonlocal2", WINDOW // 2)])
 def test_rows_equal_the_inner_blocks_matrix_on_windows_cut_in_numpy(denoiser, size, name, shift):
-    wrapper = denoiser.get_layer(name)
-    assert wrapper.shift == shift
+    block = denoiser.get_layer(name)
+    assert block.window_shift == shift
     image = np.random.default_rng(1).uniform(0, 255, (1,) + size + (1,)).astype("float32")
-    # The wrapper's input by another route than attention_maps' capture.
-    features = keras.ops.convert_to_numpy(keras.Model(denoiser.input, wrapper.input)(image))[0]
+    # The block's input by another route than attention_maps' capture.
+    features = keras.ops.convert_to_numpy(keras.Model(denoiser.input, block.input)(image))[0]
     height, width = features.shape[:2]
     windows, (lh, lw) = _numpy_windows(features, shift)
     grid = np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), axis=-1)
     origins, _ = _numpy_windows(grid, shift)  # the map position each window position holds
     # The NumPy cut is the one the layer makes.
-    inner_input = keras.ops.convert_to_numpy(block_input(denoiser, wrapper.block, image))
-    np.testing.assert_array_equal(inner_input, windows.reshape((-1, lh, lw, features.shape[-1])))
+    captured = block_input(denoiser, block, image)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(captured)[0], features)
+    cut, _ = window_geometry.partition(captured, block._windows, block._shifts)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(cut), windows.reshape((-1, lh, lw, features.shape[-1]))
+    )
 
-    twin = NonLocalBlock(**{**wrapper.block.get_config(), "return_attention": True})
+    # A block without windows, run on the NumPy windows.
+    config = {**block.get_config(), "return_attention": True, "window_size": None, "window_shift": 0}
+    twin = NonLocalBlock(**config)
     twin.build((None, lh, lw, features.shape[-1]))
-    twin.set_weights(wrapper.block.get_weights())
+    twin.set_weights(block.get_weights())
     _, full = twin(windows.reshape((-1, lh, lw, features.shape[-1])), training=False)
     full = keras.ops.convert_to_numpy(full).reshape(windows.shape[:2] + (lh * lw, -1))
 

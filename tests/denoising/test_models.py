@@ -12,7 +12,6 @@ from keras_nonlocal.denoising import DenoiserConfig
 from keras_nonlocal.denoising import NLDenoiser
 from keras_nonlocal.denoising import PixelShuffle
 from keras_nonlocal.denoising import PixelUnshuffle
-from keras_nonlocal.denoising import WindowedNonLocal
 from keras_nonlocal.denoising import build_denoiser
 from keras_nonlocal.denoising import load_denoiser
 from keras_nonlocal.denoising import preset_for_sigma
@@ -79,7 +78,7 @@ def test_placement_mode_and_count_are_data():
     assert [layer.name for layer in model.layers if layer.name.startswith("nonlocal")] == [
         "nonlocal0", "nonlocal3"]
     # Consecutive windowed blocks are shifted by half a window.
-    assert [layer.shift for layer in model.layers if isinstance(layer, WindowedNonLocal)] == [0, 4]
+    assert [(b.window_size, b.window_shift) for b in blocks] == [(8, 0), (8, 4)]
 
 
 def test_pixel_unshuffle_matches_a_numpy_rearrangement_and_pads_by_mirroring():
@@ -121,14 +120,19 @@ def test_one_window_as_large_as_the_image_equals_global_attention():
 @pytest.mark.parametrize("shape,window,shift", [((2, 10, 12, 6), 5, 0), ((1, 11, 7, 6), 4, 2),
                                                 ((1, 3, 2, 6), 8, 3)])
 def test_windowed_attention_equals_the_block_on_each_window(shape, window, shift):
+    # What the denoiser's blocks compute (and the former WindowedNonLocal
+    # wrapper computed): a plain block run on each window alone.
     rng = np.random.default_rng(1)
     x = rng.normal(size=shape).astype("float32")
-    layer = WindowedNonLocal(window_size=window, shift=shift,
-                             block_config={"norm": None, "pool_size": (1, 1), "sub_sample": False})
+    layer = NonLocalBlock(window_size=window, window_shift=shift, norm=None, pool_size=(1, 1),
+                          sub_sample=False)
     layer.build(shape)
-    for dense in (layer.block.theta, layer.block.phi, layer.block.g, layer.block.out):
+    for dense in (layer.theta, layer.phi, layer.g, layer.out):
         dense.kernel.assign(rng.normal(0, 0.5, dense.kernel.shape).astype("float32"))
     got = _np(layer(x))
+    plain = NonLocalBlock(norm=None, pool_size=(1, 1), sub_sample=False)
+    plain.build(shape)
+    plain.set_weights(layer.get_weights())
 
     # Independent: roll, pad by mirroring, cut balanced windows, run the
     # block on each window alone, reassemble, crop, roll back.
@@ -143,10 +147,48 @@ def test_windowed_attention_equals_the_block_on_each_window(shape, window, shift
     for r in range(rows):
         for c in range(cols):
             tile = padded[:, r * rh: (r + 1) * rh, c * cw: (c + 1) * cw]
-            out[:, r * rh: (r + 1) * rh, c * cw: (c + 1) * cw] = _np(layer.block(tile))
+            out[:, r * rh: (r + 1) * rh, c * cw: (c + 1) * cw] = _np(plain(tile))
     expected = np.roll(out[:, :height, :width], (shift, shift), axis=(1, 2))
     assert np.abs(expected - x).max() > 0.1
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                       "windowed_denoiser.npz")
+
+
+@pytest.mark.parametrize("name, params", [("nl_dncnn", 382_564), ("dncnn", 373_956),
+                                          ("nl_dncnn_2blocks", 391_172)])
+def test_weight_order_and_shapes_are_those_of_the_former_wrapper_layout(name, params):
+    # Weights trained with WindowedNonLocal blocks move over with
+    # `set_weights(old.get_weights())`: same list, same order, same shapes.
+    recorded = np.load(FIXTURE)[f"shapes_{name}"]
+    model = build_denoiser(name)
+    shapes = [tuple(int(n) for n in row if n >= 0) for row in recorded]
+    assert [tuple(w.shape) for w in model.get_weights()] == shapes
+    assert model.count_params() == params
+    block_paths = [w.path for w in model.weights if w.path.startswith("nonlocal")]
+    per_block = ["theta/kernel", "theta/bias", "phi/kernel", "phi/bias", "g/kernel", "g/bias",
+                 "out/kernel", "out/bias", "bn/gamma", "bn/beta", "bn/moving_mean",
+                 "bn/moving_variance"]
+    blocks = DENOISER_CONFIGS[name].nonlocal_placement
+    assert block_paths == [f"nonlocal{i}/{p}" for i in blocks for p in per_block]
+
+
+def test_weights_of_the_former_wrapper_layout_give_its_outputs():
+    # `fixtures/windowed_denoiser.npz`: a denoiser built, randomised and run
+    # by the WindowedNonLocal code (make_windowed_denoiser.py, commit 4213bd3):
+    # 19x23 maps in mirror-padded 7x8 windows, the second block shifted by 4.
+    recorded = np.load(FIXTURE)
+    weights = [recorded[k] for k in sorted(recorded.files) if k.startswith("weight_")]
+    model = build_denoiser({**SMALL})
+    model.set_weights(weights)
+    got = _np(model(recorded["x"], training=False))
+    np.testing.assert_allclose(got, recorded["y"], rtol=1e-5, atol=2e-3)
+    # The blocks matter: without them the output moves by far more.
+    for layer in _blocks(model):
+        layer.bn.gamma.assign(np.zeros(layer.bn.gamma.shape, "float32"))
+    assert np.abs(_np(model(recorded["x"], training=False)) - recorded["y"]).max() > 0.1
 
 
 def test_config_validation_names_the_bad_field():
