@@ -177,6 +177,73 @@ def test_a_blind_run_trains_over_the_range(tmp_path):
         assert json.load(f)["sigma_range"] == [0, 55]
 
 
+class _WeightsPerEpoch(keras.callbacks.Callback):
+    """Keeps the model's weights at the end of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+@pytest.mark.timeout(300)
+def test_best_keras_is_the_epoch_of_highest_validation_psnr(tmp_path):
+    images = _smooth_images()
+    record = _WeightsPerEpoch()
+    # A high rate makes the validation score move up and down between epochs.
+    run = train_denoiser(images, TINY, sigma=25, epochs=4, steps_per_epoch=3, batch_size=4,
+                         patch_size=16, output_dir=str(tmp_path), seed=0, verbose=0,
+                         val_images=images[:1], learning_rate=3e-2, callbacks=[record])
+    scores = run.history.history["val_psnr"]
+    best = load_denoiser(str(tmp_path / "best.keras")).get_weights()
+    for a, b in zip(best, record.weights[int(np.argmax(scores))]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(load_denoiser(str(tmp_path / "last.keras")).get_weights(), record.weights[-1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.timeout(300)
+def test_initial_weights_start_a_fine_tuning_run(tmp_path):
+    images = _smooth_images()
+    kwargs = dict(epochs=1, steps_per_epoch=2, batch_size=4, patch_size=16, seed=0, verbose=0)
+    first = train_denoiser(images, TINY, sigma=25, output_dir=str(tmp_path / "a"), **kwargs)
+    # At a rate of 1e-12 the trainable weights stay those of the first model (the BatchNorm
+    # statistics move: they are not compared).
+    for source in ("model.keras", "model.weights.h5"):
+        tuned = train_denoiser(images, TINY, sigma=15, output_dir=str(tmp_path / source),
+                               initial_weights=str(tmp_path / "a" / source),
+                               learning_rate=1e-12, final_learning_rate=1e-12, **kwargs)
+        pairs = list(zip(first.model.trainable_weights, tuned.model.trainable_weights))
+        assert len(pairs) == len(first.model.trainable_weights) > 10
+        for a, b in pairs:
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(a),
+                                       keras.ops.convert_to_numpy(b), atol=1e-6)
+    with open(tmp_path / "model.keras" / "train_config.json") as f:
+        assert json.load(f)["initial_weights"].endswith("model.keras")
+    other = {**TINY, "features": 8}
+    with pytest.raises(ValueError, match="another architecture"):
+        train_denoiser(images, other, sigma=25, output_dir=str(tmp_path / "b"),
+                       initial_weights=str(tmp_path / "a" / "model.keras"), **kwargs)
+    with pytest.raises(FileNotFoundError, match="initial_weights"):
+        train_denoiser(images, TINY, sigma=25, output_dir=str(tmp_path / "c"),
+                       initial_weights=str(tmp_path / "none.keras"), **kwargs)
+    with pytest.raises(ValueError, match="clipnorm"):
+        train_denoiser(images, TINY, sigma=25, output_dir=str(tmp_path / "d"), clipnorm=0,
+                       **kwargs)
+
+
+@pytest.mark.timeout(300)
+def test_clipnorm_is_the_optimizers_global_clipnorm(tmp_path):
+    """`clipnorm` reaches the optimizer as Keras' global clipping (Keras tests the clipping)."""
+    images = _smooth_images()
+    run = train_denoiser(images, TINY, sigma=25, epochs=1, steps_per_epoch=1, batch_size=4,
+                         patch_size=16, seed=0, verbose=0, output_dir=str(tmp_path),
+                         clipnorm=2.5)
+    assert run.model.optimizer.global_clipnorm == 2.5
+
+
 class _Crash(keras.callbacks.Callback):
     """Simulates a kill: raises once the optimizer has made `step` steps."""
 
