@@ -54,6 +54,11 @@ class DenoiserConfig:
         nonlocal_mode: the blocks' pairwise function (`NonLocalBlock.mode`).
         nonlocal_inner_channels: channels of the blocks' embeddings; `None`
             is half of `features`.
+        nonlocal_norm: the blocks' normalisation after `out`
+            (`NonLocalBlock.norm`): `None` (default: `out` starts at zero, and
+            the block behaves the same in training and inference) or
+            `"batch_norm"` (the paper's; its batch statistics of training
+            patches differ from the whole images it later sees).
         nonlocal_pool_size: max-pooling of the keys and values per spatial
             axis (`NonLocalBlock.pool_size`); 1 attends to every position.
         nonlocal_window: the blocks attend within windows of at most this
@@ -76,14 +81,15 @@ class DenoiserConfig:
     """
 
     channels: int = 1
-    features: int = 64
-    depth: int = 12
-    downscale: int = 2
+    features: int = 48
+    depth: int = 10
+    downscale: int = 1
     batch_norm: bool = False
-    nonlocal_placement: tuple = (5,)
+    nonlocal_placement: tuple = (4,)
     nonlocal_mode: str = "embedded_gaussian"
     nonlocal_inner_channels: int = None
     nonlocal_pool_size: int = 2
+    nonlocal_norm: str = None
     nonlocal_window: int = 32
     chunk_size: int = 256
 
@@ -121,6 +127,11 @@ class DenoiserConfig:
         if self.nonlocal_inner_channels is not None:
             positive_int("nonlocal_inner_channels")
         positive_int("nonlocal_pool_size")
+        if self.nonlocal_norm not in (None, "batch_norm"):
+            raise ValueError(
+                "`nonlocal_norm` must be None or 'batch_norm'. "
+                f"Received: nonlocal_norm={self.nonlocal_norm!r}"
+            )
         if self.nonlocal_window is not None:
             positive_int("nonlocal_window")
         if self.chunk_size is not None:
@@ -190,9 +201,9 @@ class DenoiserConfig:
 DENOISER_CONFIGS = {
     "nl_dncnn": DenoiserConfig(),
     "dncnn": DenoiserConfig(nonlocal_placement=()),
-    "nl_dncnn_2blocks": DenoiserConfig(nonlocal_placement=(3, 7)),
-    "nl_dncnn_color": DenoiserConfig(channels=3, features=96),
-    "dncnn_color": DenoiserConfig(channels=3, features=96, nonlocal_placement=()),
+    "nl_dncnn_2blocks": DenoiserConfig(nonlocal_placement=(2, 6)),
+    "nl_dncnn_color": DenoiserConfig(channels=3, features=64),
+    "dncnn_color": DenoiserConfig(channels=3, features=64, nonlocal_placement=()),
 }
 
 
@@ -417,9 +428,9 @@ def _nonlocal_block(config, index, name):
         inner_channels=config.nonlocal_inner_channels,
         sub_sample=config.nonlocal_pool_size > 1,
         pool_size=(config.nonlocal_pool_size,) * 2,
-        # A new block is the identity (BatchNorm's gamma starts at 0), so it
-        # trains as a correction of the plain network.
-        norm="batch_norm",
+        # A new block is the identity (its `out` projection, or BatchNorm's
+        # gamma, starts at 0), so it trains as a correction of the plain network.
+        norm=config.nonlocal_norm,
         chunk_size=config.chunk_size,
         window_size=config.nonlocal_window,
         window_shift=shift,
