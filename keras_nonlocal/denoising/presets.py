@@ -115,7 +115,12 @@ def preset_path(name):
         )
     preset = DENOISER_PRESETS[name]
     path = os.path.join(WEIGHTS_DIR, preset["file"])
-    if preset["sha256"] is None or not os.path.exists(path):
+    if preset["sha256"] is not None and not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The weights of denoiser preset {name!r} are missing from this installation "
+            f"({path}); reinstall keras-nonlocal."
+        )
+    if preset["sha256"] is None:
         raise FileNotFoundError(
             f"The weights of denoiser preset {name!r} are not shipped yet (this release "
             f"has no trained {preset['file']}). Train them with `keras-nonlocal "
