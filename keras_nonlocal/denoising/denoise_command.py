@@ -16,6 +16,7 @@ Examples:
 """
 
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -24,8 +25,11 @@ import numpy as np
 
 import keras_nonlocal.denoising as denoising
 from keras_nonlocal.command_line import echo
+from keras_nonlocal.command_line import non_negative_int
 from keras_nonlocal.denoising import image_io
 from keras_nonlocal.denoising import noise
+from keras_nonlocal.denoising.tiling import DEFAULT_TILE_SIZE
+from keras_nonlocal.denoising.tiling import denoise_in_tiles
 
 
 def add_arguments(parser):
@@ -54,6 +58,11 @@ def add_arguments(parser):
     parser.add_argument(
         "--weights", default=None, metavar="W",
         help="a denoiser preset, .keras or .weights.h5 file (default: the preset --sigma picks)",
+    )
+    parser.add_argument(
+        "--tile", type=non_negative_int, default=DEFAULT_TILE_SIZE, metavar="PIXELS",
+        help=f"denoise images larger than this in overlapping tiles of this side, bounding "
+             f"the memory (default: {DEFAULT_TILE_SIZE}; 0: never tile)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in DIR")
 
@@ -248,16 +257,20 @@ def check_channels(model, channels, where):
         )
 
 
-def denoise_array(model, pixels):
+def denoise_array(model, pixels, tile_size=DEFAULT_TILE_SIZE):
     """Denoises one image with a model: `(H, W, C)` on the 0–255 scale in and out.
 
     A colour image given to a grayscale model is denoised channel by channel,
-    one channel in flight at a time.
+    one channel in flight at a time. An image larger than `tile_size` on a
+    side is denoised in overlapping tiles (`tiling.denoise_in_tiles`), which
+    bounds the memory.
 
     Args:
         model: a Keras model (or a callable) mapping a `(B, H, W, C)` float32
             batch on the 0–255 scale to the denoised batch.
         pixels: the noisy image, `(H, W, C)`.
+        tile_size: the largest tile side, or `None` for the whole image at
+            once.
 
     Returns:
         The denoised image, float32, of `pixels`' shape.
@@ -274,10 +287,12 @@ def denoise_array(model, pixels):
     pixels = np.asarray(pixels, dtype=np.float32)
     channels = pixels.shape[-1]
     check_channels(model, channels, "image")
+    predict = functools.partial(_predict, model)
     if model_channels(model) == 1 and channels > 1:
-        planes = [_predict(model, pixels[None, ..., c : c + 1])[0, ..., 0] for c in range(channels)]
+        planes = [denoise_in_tiles(predict, pixels[..., c : c + 1], tile_size)[..., 0]
+                  for c in range(channels)]
         return np.stack(planes, axis=-1)
-    return _predict(model, pixels[None])[0]
+    return denoise_in_tiles(predict, pixels, tile_size)
 
 
 def _write_atomically(target, image):
@@ -292,7 +307,7 @@ def _write_atomically(target, image):
             os.remove(partial)
 
 
-def denoise_images(paths, out_dir, model, overwrite=False, log=None):
+def denoise_images(paths, out_dir, model, overwrite=False, log=None, tile_size=DEFAULT_TILE_SIZE):
     """Denoises image files with one model and writes them, same name and format, into a folder.
 
     Everything is checked (see `plan_outputs` and `check_channels`) before the
@@ -306,6 +321,7 @@ def denoise_images(paths, out_dir, model, overwrite=False, log=None):
             batches on the 0–255 scale.
         overwrite: whether existing outputs may be replaced.
         log: a function taking one line of progress, or `None`.
+        tile_size: see `denoise_array`.
 
     Returns:
         The output paths, in the order of `paths`.
@@ -328,7 +344,7 @@ def denoise_images(paths, out_dir, model, overwrite=False, log=None):
     for index, (path, target, _) in enumerate(plan, start=1):
         start = time.perf_counter()
         image = image_io.read_image(path)
-        denoised = denoise_array(model, image.pixels)
+        denoised = denoise_array(model, image.pixels, tile_size)
         _write_atomically(target, dataclasses.replace(image, pixels=denoised))
         outputs.append(target)
         if log is not None:
@@ -379,7 +395,8 @@ def run(args):
     model = _load_model(args.weights, None if args.blind else args.sigma)
     _log(f"model: {getattr(model, 'name', model)}")
     paths = [path for path, _, _ in plan]
-    outputs = denoise_images(paths, args.out, model, overwrite=args.overwrite, log=_log)
+    outputs = denoise_images(paths, args.out, model, overwrite=args.overwrite, log=_log,
+                             tile_size=args.tile or None)
     seconds = time.perf_counter() - start
     echo(
         f"denoised {len(outputs)} image(s) into {args.out} in {seconds:.1f} s "
