@@ -1,4 +1,4 @@
-"""The non-local denoiser: a residual CNN at half resolution with non-local blocks.
+"""The non-local denoiser: a residual CNN with windowed non-local blocks.
 
 The network follows two published designs, written here from their papers:
 
@@ -6,18 +6,19 @@ The network follows two published designs, written here from their papers:
   of 3×3 convolutions with ReLU that predicts the noise (residual learning),
   one model per noise level or one "blind" model trained over σ in [0, 55]
   (DnCNN-B).
-- FFDNet (Zhang et al., TIP 2018): the image is first rearranged into four
-  half-resolution sub-images (a reversible pixel-unshuffle), so every
-  convolution runs on a quarter of the positions and sees a receptive field
-  twice as wide.
+- FFDNet (Zhang et al., TIP 2018), as an option (`downscale=2`): the image
+  is first rearranged into four half-resolution sub-images (a reversible
+  pixel-unshuffle), so every convolution runs on a quarter of the positions
+  and sees a receptive field twice as wide.
 
-Non-local blocks (`keras_nonlocal.layers.NonLocalBlock`, 2-D attention over
-the half-resolution features) go after body convolutions named by the
+Non-local blocks (`keras_nonlocal.layers.NonLocalBlock`, 2-D attention within
+windows of the body's features) go after body convolutions named by the
 configuration's `nonlocal_placement`, like the video zoo's placements; NLRN
 (Liu et al., NeurIPS 2018) showed that such blocks help denoising. With an
 empty placement the same network is the ablation. The blocks use the layer's
-exact chunked attention (`chunk_size` queries at a time) with max-pooled keys,
-so memory grows linearly with the image size, not quadratically.
+exact chunked attention (`chunk_size` queries at a time) with max-pooled keys
+within windows, so time and memory grow linearly with the image size, not
+quadratically.
 
 Every model takes noisy images `(batch, H, W, C)` on the 0–255 scale, for any
 `H` and `W`, and returns the denoised images on the same scale; the scaling
@@ -44,8 +45,9 @@ class DenoiserConfig:
         features: channels of the hidden convolutions.
         depth: 3×3 convolutions in the body, the first and last included
             (at least 2).
-        downscale: pixel-unshuffle factor before the body: 2 (default, the
-            body runs at half resolution) or 1 (full resolution, as DnCNN).
+        downscale: pixel-unshuffle factor before the body: 1 (default, full
+            resolution, as DnCNN) or 2 (the body runs at half resolution, as
+            FFDNet).
         batch_norm: BatchNorm after the hidden convolutions (DnCNN uses it;
             the default is without, which trains as well with Adam and keeps
             the model independent of the batch).
@@ -62,8 +64,8 @@ class DenoiserConfig:
         nonlocal_pool_size: max-pooling of the keys and values per spatial
             axis (`NonLocalBlock.pool_size`); 1 attends to every position.
         nonlocal_window: the blocks attend within windows of at most this
-            many positions per side of the body's resolution (32 at half
-            resolution: 64×64 pixels, as NLRN's 45×45 neighbourhoods);
+            many positions per side of the body's resolution (32: 32×32
+            pixels at full resolution, near NLRN's 45×45 neighbourhoods);
             blocks after the first are shifted by half a window, so window
             borders move from block to block. `None` attends over the whole
             image (time and memory grow with the square of its area).
