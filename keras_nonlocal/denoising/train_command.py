@@ -10,13 +10,14 @@ uses it.
 
 Example:
 
-    # sigma = 25 on the 400 BSD training images (DnCNN's recipe)
-    keras-nonlocal train-denoiser --images train400 --sigma 25 \\
-        --epochs 100 --steps 250 --out runs/nl_dncnn_sigma25 --val-images set12
+    # sigma = 25 on the 400 BSD training images (the presets' recipe)
+    keras-nonlocal train-denoiser --images train400 --sigma 25 --epochs 10 \\
+        --clipnorm 200 --out runs/nl_dncnn_sigma25 --val-images val
 
-    # the blind model, and the ablation without non-local blocks
-    keras-nonlocal train-denoiser --images train400 --blind --out runs/blind
+    # the ablation; the blind model fine-tuned from the sigma = 25 one
     keras-nonlocal train-denoiser --images train400 --sigma 25 --model dncnn --out runs/ablation
+    keras-nonlocal train-denoiser --images train400 --blind --epochs 3 --lr 3e-4 \\
+        --initial-weights runs/nl_dncnn_sigma25/best.keras --out runs/blind
 
     # no --images: the images inside scikit-image's wheel (a quick try)
     keras-nonlocal train-denoiser --sigma 25 --epochs 2 --steps 20 --out runs/try
@@ -43,7 +44,7 @@ def add_arguments(parser):
     >>> add_arguments(parser)
     >>> args = parser.parse_args(["--sigma", "25", "--out", "runs/a"])
     >>> args.sigma, args.blind, args.model, args.patch_size
-    (25.0, False, 'nl_dncnn', 128)
+    (25.0, False, 'nl_dncnn', 80)
     """
     noise = parser.add_mutually_exclusive_group(required=True)
     noise.add_argument("--sigma", type=float, default=None,
@@ -65,8 +66,9 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=int, default=50, help="epochs (default: 50)")
     parser.add_argument("--steps", type=int, default=200,
                         help="batches per epoch; a backup follows each epoch (default: 200)")
-    parser.add_argument("--patch-size", type=int, default=128,
-                        help="patch side, larger than the blocks' 64-pixel windows (default: 128)")
+    parser.add_argument("--patch-size", type=int, default=80,
+                        help="patch side, larger than the blocks' 32-pixel windows (default: 80, "
+                             "3x3 windows a patch)")
     parser.add_argument("--batch-size", type=int, default=16, help="patches per batch (default: 16)")
     parser.add_argument("--lr", type=float, default=1e-3, help="initial Adam rate (default: 1e-3)")
     parser.add_argument("--final-lr", type=float, default=1e-5,

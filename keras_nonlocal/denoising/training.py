@@ -243,7 +243,7 @@ def train_denoiser(
     epochs=50,
     steps_per_epoch=200,
     batch_size=16,
-    patch_size=128,
+    patch_size=80,
     learning_rate=1e-3,
     final_learning_rate=1e-5,
     clipnorm=None,
