@@ -15,7 +15,8 @@ Example:
         --clipnorm 200 --out runs/nl_dncnn_sigma25 --val-images val
 
     # the ablation; the blind model fine-tuned from the sigma = 25 one
-    keras-nonlocal train-denoiser --images train400 --sigma 25 --model dncnn --out runs/ablation
+    keras-nonlocal train-denoiser --images train400 --sigma 25 --model dncnn --epochs 10 \\
+        --clipnorm 200 --out runs/ablation --val-images val
     keras-nonlocal train-denoiser --images train400 --blind --epochs 3 --lr 3e-4 \\
         --initial-weights runs/nl_dncnn_sigma25/best.keras --out runs/blind
 
