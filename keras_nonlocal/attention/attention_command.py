@@ -246,6 +246,8 @@ def read_input(args, model, default_preprocess):
             array = np.load(args.input, allow_pickle=False)
         except Exception as e:
             raise ValueError(f"INPUT {args.input!r} cannot be read as a .npy array: {e}") from e
+        if channels == 1 and array.ndim == rank:
+            array = array[..., None]  # a grayscale image (H, W) or clip (T, H, W), as `denoise` reads
         if array.ndim != rank + 1 or array.shape[-1] != channels:
             raise ValueError(
                 f"INPUT {args.input!r} has shape {array.shape}; the model takes "

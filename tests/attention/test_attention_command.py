@@ -128,3 +128,16 @@ def test_a_clip_for_an_image_model_is_refused(tmp_path, capsys):
     code = cli.main(["attention", str(clip), "--model", _image_model(tmp_path / "i.keras"), "--out", str(tmp_path / "o.png")])
     assert code == 1
     assert "has shape (4, 32, 32, 1); the model takes images" in capsys.readouterr().err
+
+
+def test_a_shipped_denoiser_on_a_grayscale_npy_image(tmp_path, capsys):
+    """A preset with trained weights; an (H, W) array is a one-channel image, as for `denoise`."""
+    image = tmp_path / "noisy.npy"
+    rng = np.random.default_rng(0)
+    np.save(image, (rng.uniform(0, 255, (48, 40)) + rng.normal(0, 25, (48, 40))).astype("float32"))
+    out = tmp_path / "a.png"
+    code = cli.main(["attention", str(image), "--model", "nl_dncnn_gray_sigma25", "--out", str(out),
+                     "--query", "10,12"])
+    assert code == 0 and out.stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "block nonlocal4" in printed and "query 10,12: top keys" in printed
