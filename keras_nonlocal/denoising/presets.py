@@ -51,10 +51,11 @@ def _preset(config, sigma, sha256=None, sigma_range=None, channels=1):
 DENOISER_PRESETS = dict(
     [
         _preset("nl_dncnn", 15),
-        _preset("nl_dncnn", 25),
+        _preset("nl_dncnn", 25, "c635095cf1c9e5a7c5acf24b9b665eb71c733fe581cb4b5d4d5fcef03bda8faf"),
         _preset("nl_dncnn", 50),
         _preset("nl_dncnn", None, sigma_range=(0, 55)),
-        _preset("dncnn", 25),  # ABLATION_PRESET
+        # ABLATION_PRESET
+        _preset("dncnn", 25, "92abe1e74f36da10aa0d3984e35801caf39c07f389a801a9d5b4d5a96301c3a1"),
     ]
 )
 
