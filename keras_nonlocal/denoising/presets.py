@@ -50,10 +50,11 @@ def _preset(config, sigma, sha256=None, sigma_range=None, channels=1):
 
 DENOISER_PRESETS = dict(
     [
-        _preset("nl_dncnn", 15),
+        _preset("nl_dncnn", 15, "c0d9ff165d50ad34d0b3d90cf4add1445d647b1b166374e18374d08e01aef963"),
         _preset("nl_dncnn", 25, "c635095cf1c9e5a7c5acf24b9b665eb71c733fe581cb4b5d4d5fcef03bda8faf"),
-        _preset("nl_dncnn", 50),
-        _preset("nl_dncnn", None, sigma_range=(0, 55)),
+        _preset("nl_dncnn", 50, "db88a16138ad338c1a746542a5cece9b243b59c769a1bc90066798fb70393215"),
+        _preset("nl_dncnn", None, "943963ff2ff374e253f739515c7efc46e17ce3b2e400c3a7dade54861d7d7fdf",
+                sigma_range=(0, 55)),
         # ABLATION_PRESET
         _preset("dncnn", 25, "92abe1e74f36da10aa0d3984e35801caf39c07f389a801a9d5b4d5a96301c3a1"),
     ]
