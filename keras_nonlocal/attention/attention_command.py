@@ -19,12 +19,12 @@ import os
 
 import numpy as np
 
+import keras_nonlocal.denoising as denoising
 from keras_nonlocal.applications import registry
 from keras_nonlocal.command_line import check_input_file
 from keras_nonlocal.command_line import check_output_file
 from keras_nonlocal.command_line import echo
 from keras_nonlocal.command_line import positive_int
-from keras_nonlocal.denoising import DENOISER_PRESETS
 from keras_nonlocal.weights.flags import check_weights_file
 from keras_nonlocal.weights.flags import weights_argument
 
@@ -103,13 +103,13 @@ def validate(args):
     if (
         not args.model.endswith(".keras")
         and args.model not in registry.list_models()
-        and args.model not in DENOISER_PRESETS
+        and args.model not in denoising.DENOISER_PRESETS
     ):
         raise ValueError(_unknown_model(args.model))
     check_input_file(args.input, "INPUT", folder_ok=True)
     if args.model.endswith(".keras"):
         check_input_file(args.model, "--model")
-    elif args.weights != PRETRAINED and args.model not in DENOISER_PRESETS:
+    elif args.weights != PRETRAINED and args.model not in denoising.DENOISER_PRESETS:
         check_weights_file(args.weights)
     check_output_file(args.out, "--out", overwrite=args.overwrite or False)
 
@@ -120,7 +120,7 @@ def _unknown_model(spec):
     return (
         f"--model {spec}: neither a .keras file nor a zoo model nor a denoiser preset; "
         f"zoo models: {', '.join(applications.list_models())}; denoiser presets: "
-        f"{', '.join(DENOISER_PRESETS)}"
+        f"{', '.join(denoising.DENOISER_PRESETS)}"
     )
 
 
@@ -154,7 +154,7 @@ def load_model(spec, weights=PRETRAINED, frames=None, crop_size=None):
         import keras_nonlocal.layers  # noqa: F401  registers the layers for loading
 
         return keras.saving.load_model(spec), "unit"
-    if spec in DENOISER_PRESETS:
+    if spec in denoising.DENOISER_PRESETS:
         try:
             return denoising.load_denoiser(spec), "none"
         except FileNotFoundError as e:

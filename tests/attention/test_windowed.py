@@ -23,7 +23,9 @@ WINDOW = 8
 
 def _denoiser(**fields):
     # Blocks after the first are shifted by half a window: nonlocal1 (shift 0), nonlocal2 (shift 4).
-    config = dict(depth=5, features=8, nonlocal_placement=(1, 2), nonlocal_window=WINDOW)
+    # Half resolution (stride 2), so that keys map to pixels through the stride too.
+    config = dict(depth=5, features=8, nonlocal_placement=(1, 2), nonlocal_window=WINDOW,
+                  downscale=2, nonlocal_norm="batch_norm")
     config.update(fields)
     return build_denoiser(DenoiserConfig(**config))
 
@@ -202,8 +204,14 @@ def test_the_command_draws_a_denoisers_attention(tmp_path, capsys):
     assert "block nonlocal1" in stdout and "query 30,38" in stdout and "query 4,2" in stdout
 
 
-def test_a_denoiser_preset_without_shipped_weights_is_one_line(tmp_path, capsys):
+def test_a_denoiser_preset_without_shipped_weights_is_one_line(tmp_path, capsys, monkeypatch):
     from PIL import Image
+
+    from keras_nonlocal.denoising import presets
+
+    # A row of the table whose weights are not in the package.
+    monkeypatch.setitem(presets.DENOISER_PRESETS, "nl_dncnn_gray_sigma25",
+                        {**presets.DENOISER_PRESETS["nl_dncnn_gray_sigma25"], "sha256": None})
 
     image = tmp_path / "image.png"
     Image.fromarray(np.zeros((16, 16), "uint8")).save(image)
