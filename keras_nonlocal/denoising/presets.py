@@ -179,7 +179,7 @@ def load_denoiser(weights=None, sigma=None, config=None, channels=None):
     >>> tiny = {"base": "dncnn", "depth": 3, "features": 4}
     >>> build_denoiser(tiny).save_weights(path)
     >>> load_denoiser(path, config=tiny).count_params()
-    444
+    225
     """
     if weights is None:
         weights = preset_for_sigma(sigma)
