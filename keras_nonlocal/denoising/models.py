@@ -198,8 +198,8 @@ class DenoiserConfig:
 
 
 # Named architectures: a new variant is a new row. "nl_dncnn" has one
-# non-local block in the middle of a 12-convolution body at half resolution
-# (0.38 M parameters); "dncnn" is the same network without it (the ablation).
+# non-local block in the middle of a 10-convolution body at full resolution
+# (0.17 M parameters); "dncnn" is the same network without it (the ablation).
 DENOISER_CONFIGS = {
     "nl_dncnn": DenoiserConfig(),
     "dncnn": DenoiserConfig(nonlocal_placement=()),
