@@ -52,8 +52,8 @@ DENOISER_PRESETS = dict(
     [
         _preset("nl_dncnn", 15, "c0d9ff165d50ad34d0b3d90cf4add1445d647b1b166374e18374d08e01aef963"),
         _preset("nl_dncnn", 25, "c635095cf1c9e5a7c5acf24b9b665eb71c733fe581cb4b5d4d5fcef03bda8faf"),
-        _preset("nl_dncnn", 50, "db88a16138ad338c1a746542a5cece9b243b59c769a1bc90066798fb70393215"),
-        _preset("nl_dncnn", None, "943963ff2ff374e253f739515c7efc46e17ce3b2e400c3a7dade54861d7d7fdf",
+        _preset("nl_dncnn", 50, "c78ff81c0df1935b7c6ecb771ee94734f46cfd36ceaae1a11ead1b8b348fb634"),
+        _preset("nl_dncnn", None, "cc172d32a7d305bef7f8bdbac16f52ec6cde609a2268593693ef5f4956aff11c",
                 sigma_range=(0, 55)),
         # ABLATION_PRESET
         _preset("dncnn", 25, "92abe1e74f36da10aa0d3984e35801caf39c07f389a801a9d5b4d5a96301c3a1"),
