@@ -57,9 +57,13 @@ def test_any_size_and_both_channel_counts_keep_the_shape(channels, placement, si
 
 
 def test_a_new_model_starts_near_the_identity_on_the_255_scale():
-    model = build_denoiser("nl_dncnn")
-    x = _noisy((1, 37, 53, 1))
-    assert np.abs(_np(model(x)) - x).mean() < 2.0  # the noise is 20 on average
+    # Random initialisations move a new model's output by 0.2-3 on average (12 seeds measured);
+    # the noise is 20.
+    for seed in range(3):
+        keras.utils.set_random_seed(seed)
+        model = build_denoiser("nl_dncnn")
+        x = _noisy((1, 37, 53, 1))
+        assert np.abs(_np(model(x)) - x).mean() < 5.0
 
 
 def test_the_named_configs_are_small_enough_for_a_cpu():
