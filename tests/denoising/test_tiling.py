@@ -20,6 +20,7 @@ def _image(shape, seed=0):
 @pytest.mark.parametrize("shape", [(37, 53, 1), (16, 40, 1), (9, 9, 1)])
 def test_tiles_equal_the_whole_image_when_the_margin_covers_the_receptive_field(shape):
     # 4 convolutions of 3x3 at full resolution: each output sees 4 pixels away.
+    keras.utils.set_random_seed(0)
     model = build_denoiser({"base": "dncnn", "depth": 4, "features": 8})
     image = _image(shape)
     whole = _predict(model)(image[None])[0]
@@ -48,6 +49,7 @@ def test_every_pixel_comes_from_exactly_one_tile_centre():
 
 
 def test_windowed_blocks_in_tiles_stay_close_to_the_whole_image():
+    keras.utils.set_random_seed(0)
     model = build_denoiser({"base": "nl_dncnn", "depth": 4, "features": 8,
                             "nonlocal_placement": (1,), "nonlocal_window": 8})
     block = [layer for layer in model._flatten_layers() if hasattr(layer, "window_size")][0]
