@@ -12,14 +12,15 @@ output differs slightly from the whole-image one (measured in
 
 import numpy as np
 
+from keras_nonlocal.layers.windows import windows_along
+
 DEFAULT_TILE_SIZE = 768
 DEFAULT_MARGIN = 32
 
 
 def _starts(size, tile_size):
-    """Tile starts along one axis: equal tiles of at most `tile_size`."""
-    count = -(-size // tile_size)
-    length = -(-size // count)
+    """`(start, end)` of the tiles along one axis: the block's balanced windows, the last cut short."""
+    _, length, _ = windows_along(size, tile_size)
     return [(start, min(start + length, size)) for start in range(0, size, length)]
 
 
